@@ -1,0 +1,40 @@
+// @ts-check
+import eslint from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import rxjsX from 'eslint-plugin-rxjs-x';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'dist-bench/', 'docs/api/', 'coverage/', 'node_modules/', '**/*.py'] },
+  eslint.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'rxjs-x': rxjsX },
+    rules: {
+      ...rxjsX.configs.recommended.rules,
+      'rxjs-x/no-nested-subscribe': 'error',
+      'rxjs-x/no-ignored-error': 'off',
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportAllDeclaration', message: 'List exports explicitly; no `export *`.' },
+        { selector: 'ExportDefaultDeclaration', message: 'Named exports only.' },
+      ],
+      'no-restricted-imports': ['error', { patterns: ['rxjs/internal/*'] }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      'rxjs-x/no-ignored-subscription': 'off',
+    },
+  },
+);
