@@ -54,3 +54,16 @@ export class TaggerNotRunningError extends TaggerError {
     super(state === 'created' ? 'the tagger is not started: call start() first' : 'the tagger is stopped');
   }
 }
+
+/** A fetch on miss took longer than the tagger's `fetchTimeout`. */
+export class FetchTimeoutError extends TaggerError {
+  readonly tag = 'FetchTimeout';
+  override readonly name = 'FetchTimeoutError';
+  constructor(
+    readonly entity: string,
+    readonly source: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`fetch of ${entity} from ${source} took longer than ${timeoutMs} ms`);
+  }
+}

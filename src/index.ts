@@ -1,0 +1,53 @@
+/**
+ * tagstream: tags for every container, pod and task on a host, current to the second, as RxJS
+ * streams. This entry point holds the tagger core; collectors and the other pipelines have their
+ * own entry points (`tagstream/docker`, `tagstream/kubernetes`, `tagstream/ecs`, ...).
+ *
+ * @packageDocumentation
+ */
+export { SourcePriority, TAG_CARDINALITIES } from './tagger/types.js';
+export type { Collector, CollectorMode, TagCardinality, TagInfo } from './tagger/types.js';
+export {
+  EntityIdPrefix,
+  GLOBAL_ENTITY_ID,
+  containerId,
+  ecsTask,
+  isEntityId,
+  parseEntityId,
+  podUid,
+} from './tagger/entity-id.js';
+export type { ParsedEntityId } from './tagger/entity-id.js';
+export {
+  FetchTimeoutError,
+  InvalidCardinalityError,
+  InvalidEntityIdError,
+  TaggerAlreadyInitializedError,
+  TaggerError,
+  TaggerNotInitializedError,
+  TaggerNotRunningError,
+} from './tagger/errors.js';
+export { MAX_TAG_LENGTH, validateTagInfo } from './tagger/validate-tag-info.js';
+export type { TagInfoRejection } from './tagger/validate-tag-info.js';
+export { PRUNE_HISTORY, createTagStoreState, readTags, reduceTagStore, tagName } from './tagger/tag-store-state.js';
+export type {
+  EntityChange,
+  EntityTags,
+  IgnoredReason,
+  StoredEntity,
+  StoredSource,
+  TagStoreEvent,
+  TagStoreState,
+  TagStoreStep,
+} from './tagger/tag-store-state.js';
+export { prune } from './tagger/prune.js';
+export type { PruneOptions } from './tagger/prune.js';
+export { storeChanges, tagStore } from './tagger/tag-store.js';
+export type { TagStoreOptions } from './tagger/tag-store.js';
+export { createTagger } from './tagger/tagger.js';
+export type { CreateTaggerOptions, EntityListing, TagEvent, TagEventsFilter, Tagger } from './tagger/tagger.js';
+export { deleteEntityInfo, streamCollector, tagInfo } from './tagger/stream-collector.js';
+export type { StreamCollectorOptions, TagInfoInit } from './tagger/stream-collector.js';
+export type { QueryCounters, TaggerTelemetry } from './tagger/telemetry.js';
+export type { DefaultTaggerApi } from './tagger/default/api.js';
+export { consoleLogger, silentLogger } from './util/logger.js';
+export type { LogFields, LogLevel, Logger } from './util/logger.js';

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import {
+  SourcePriority,
+  createTagStoreState,
+  readTags,
+  reduceTagStore,
+  type TagStoreEvent,
+  type TagStoreState,
+} from '../../src/index.js';
+import { info, upsert } from './fixtures.js';
+
+const A = 'container_id://a';
+const B = 'container_id://b';
+
+function run(events: readonly TagStoreEvent[], state: TagStoreState = createTagStoreState()) {
+  return events.map((event) => reduceTagStore(state, event));
+}
+
+// Ported in spirit from the reference tagger's tagstore tests.
+describe('reduceTagStore', () => {
+  it('stores a TagInfo and reports the entity as added', () => {
+    const state = createTagStoreState();
+    const step = reduceTagStore(state, upsert(info(A, 'docker', ['image_name:redis'], ['pod_name:p'], ['container_name:c'])));
+    expect(step.changes).toEqual([expect.objectContaining({ type: 'added', entity: A })]);
+    expect(readTags(state, A, 'low')).toEqual(['image_name:redis']);
+    expect(readTags(state, A, 'orchestrator')).toEqual(['image_name:redis', 'pod_name:p']);
+    expect(readTags(state, A, 'high')).toEqual(['image_name:redis', 'pod_name:p', 'container_name:c']);
+  });
+
+  it('replaces what a source stored for an entity (replace per source)', () => {
+    const state = createTagStoreState();
+    run([upsert(info(A, 'docker', ['a:1', 'b:1'])), upsert(info(A, 'docker', ['c:1']))], state);
+    expect(readTags(state, A, 'high')).toEqual(['c:1']);
+  });
+
+  it('keeps other sources when one source replaces its tags', () => {
+    const state = createTagStoreState();
+    run(
+      [
+        upsert(info(A, 'docker', ['image_name:redis'])),
+        upsert(info(A, 'kubelet', ['kube_namespace:ns']), SourcePriority.NodeOrchestrator),
+        upsert(info(A, 'docker', ['image_name:redis', 'short_image:redis'])),
+      ],
+      state,
+    );
+    expect([...readTags(state, A, 'low')].sort()).toEqual(['image_name:redis', 'kube_namespace:ns', 'short_image:redis']);
+  });
+
+  it('prune removes every source of a deleted entity, and only at the prune', () => {
+    const state = createTagStoreState();
+    run([upsert(info(A, 'docker', ['x:1'])), upsert(info(A, 'kubelet', ['y:1'])), upsert(info(B, 'docker', ['z:1']))], state);
+    const marked = reduceTagStore(state, { type: 'markDelete', entity: A });
+    expect(marked.changes).toEqual([]);
+    expect(readTags(state, A, 'low')).not.toEqual([]);
+    expect(state.pendingDeletes.has(A)).toBe(true);
+    const pruned = reduceTagStore(state, { type: 'prune', entities: [A] });
+    expect(pruned.changes).toEqual([expect.objectContaining({ type: 'deleted', entity: A })]);
+    expect(state.entities.has(A)).toBe(false);
+    expect(readTags(state, B, 'low')).toEqual(['z:1']);
+    expect(state.pendingDeletes.size).toBe(0);
+    expect(state.entitiesBySource.get('kubelet')).toBeUndefined();
+    expect(state.entitiesBySource.get('docker')).toBe(1);
+  });
+
+  it('lets a delete win over an add of the same window, before or after it', () => {
+    const state = createTagStoreState();
+    run(
+      [
+        upsert(info(A, 'docker', ['before:1'])),
+        upsert({ ...info(A, 'docker'), deleteEntity: true }),
+        upsert(info(A, 'kubelet', ['after:1'])),
+        { type: 'prune', entities: [A] },
+      ],
+      state,
+    );
+    expect(state.entities.has(A)).toBe(false);
+    // An add after the prune brings the entity back.
+    reduceTagStore(state, upsert(info(A, 'docker', ['again:1'])));
+    expect(readTags(state, A, 'low')).toEqual(['again:1']);
+  });
+
+  it('changes nothing and reports nothing for an identical update (order and duplicates aside)', () => {
+    const state = createTagStoreState();
+    reduceTagStore(state, upsert(info(A, 'docker', ['a:1', 'b:1'], [], ['h:1'])));
+    const before = state.entities.get(A)?.tags;
+    const step = reduceTagStore(state, upsert(info(A, 'docker', ['b:1', 'a:1', 'a:1'], [], ['h:1'])));
+    expect(step.changes).toEqual([]);
+    expect(step.ignored).toBe('unchanged');
+    expect(state.entities.get(A)?.tags).toBe(before);
+  });
+
+  it('never lets a negative fetch result overwrite real tags', () => {
+    const state = createTagStoreState();
+    reduceTagStore(state, upsert(info(A, 'ecs', ['task_family:web'])));
+    const step = reduceTagStore(state, { type: 'fetched', info: info(A, 'ecs'), priority: SourcePriority.NodeOrchestrator, generation: 0 });
+    expect(step.ignored).toBe('negative-fetch');
+    expect(readTags(state, A, 'low')).toEqual(['task_family:web']);
+  });
+
+  it('drops an entity left with no tags', () => {
+    const state = createTagStoreState();
+    run([upsert(info(A, 'docker', ['a:1'])), upsert(info(A, 'kubelet', [], [], ['h:1']))], state);
+    reduceTagStore(state, upsert(info(A, 'docker')));
+    expect(state.entities.has(A)).toBe(true);
+    const step = reduceTagStore(state, upsert(info(A, 'kubelet')));
+    expect(step.changes).toEqual([expect.objectContaining({ type: 'deleted', entity: A })]);
+    expect(state.entities.has(A)).toBe(false);
+    expect(state.entitiesBySource.size).toBe(0);
+  });
+
+  it('answers cumulative lookups by cardinality', () => {
+    const state = createTagStoreState();
+    run([upsert(info(A, 'docker', ['l:1'], ['o:1'], ['h:1'])), upsert(info(A, 'kubelet', ['l:2'], ['o:2'], ['h:2']))], state);
+    const low = readTags(state, A, 'low');
+    const orchestrator = readTags(state, A, 'orchestrator');
+    const high = readTags(state, A, 'high');
+    expect([...low].sort()).toEqual(['l:1', 'l:2']);
+    expect([...orchestrator].sort()).toEqual(['l:1', 'l:2', 'o:1', 'o:2']);
+    expect([...high].sort()).toEqual(['h:1', 'h:2', 'l:1', 'l:2', 'o:1', 'o:2']);
+  });
+
+  it('lists an exact duplicate tag once, across sources and cardinalities', () => {
+    const state = createTagStoreState();
+    run([upsert(info(A, 'docker', ['env:prod', 'env:prod'], [], ['env:prod'])), upsert(info(A, 'kubelet', ['env:prod']))], state);
+    expect(readTags(state, A, 'high')).toEqual(['env:prod']);
+  });
+
+  it('keeps the higher-priority source values for a tag name, and every value within one source', () => {
+    const state = createTagStoreState();
+    run(
+      [
+        upsert(info(A, 'docker', ['service:from-docker', 'image_name:redis']), SourcePriority.NodeRuntime),
+        upsert(info(A, 'kubelet', ['service:a', 'service:b']), SourcePriority.NodeOrchestrator),
+        upsert(info(A, 'cluster', [], [], ['team:x'])),
+      ],
+      state,
+    );
+    const high = readTags(state, A, 'high');
+    expect([...high].sort()).toEqual(['image_name:redis', 'service:a', 'service:b', 'team:x']);
+    // When the higher-priority source stops giving the name, the lower one's value comes back.
+    reduceTagStore(state, upsert(info(A, 'kubelet', ['kube_namespace:ns']), SourcePriority.NodeOrchestrator));
+    expect(readTags(state, A, 'low')).toContain('service:from-docker');
+  });
+
+  it('orders merged tags by source priority whatever the arrival order', () => {
+    const s1 = createTagStoreState();
+    const s2 = createTagStoreState();
+    const docker = upsert(info(A, 'docker', ['a:1']), SourcePriority.NodeRuntime);
+    const kube = upsert(info(A, 'kubelet', ['b:1']), SourcePriority.NodeOrchestrator);
+    run([docker, kube], s1);
+    run([kube, docker], s2);
+    expect(readTags(s1, A, 'low')).toEqual(readTags(s2, A, 'low'));
+  });
+
+  it('hands out frozen arrays that callers cannot mutate', () => {
+    const state = createTagStoreState();
+    reduceTagStore(state, upsert(info(A, 'docker', ['a:1'])));
+    expect(Object.isFrozen(readTags(state, A, 'low'))).toBe(true);
+  });
+
+  it('drops a fetched answer whose entity is pending delete or was pruned since the fetch began', () => {
+    const state = createTagStoreState();
+    reduceTagStore(state, { type: 'markDelete', entity: A });
+    const pending = reduceTagStore(state, { type: 'fetched', info: info(A, 'ecs', ['x:1']), priority: 1, generation: state.generation });
+    expect(pending.ignored).toBe('delete-pending');
+    const generation = state.generation;
+    reduceTagStore(state, { type: 'prune', entities: [A] });
+    const late = reduceTagStore(state, { type: 'fetched', info: info(A, 'ecs', ['x:1']), priority: 1, generation });
+    expect(late.ignored).toBe('deleted-since-fetch');
+    expect(state.entities.has(A)).toBe(false);
+    // A fetch of another entity that began before the prune still lands.
+    const other = reduceTagStore(state, { type: 'fetched', info: info(B, 'ecs', ['y:1']), priority: 1, generation });
+    expect(other.changes).toHaveLength(1);
+  });
+
+  it('releases interned strings when the last holder goes', () => {
+    const state = createTagStoreState();
+    run([upsert(info(A, 'docker', ['shared:1', 'only-a:1'])), upsert(info(B, 'docker', ['shared:1']))], state);
+    expect(state.internedStrings).toBe(2);
+    run([{ type: 'markDelete', entity: A }, { type: 'prune', entities: [A] }], state);
+    expect(state.internedStrings).toBe(1);
+    run([upsert(info(B, 'docker', ['other:1']))], state);
+    expect(state.internedStrings).toBe(1);
+  });
+
+  it('shares one string instance for equal tags of different entities', () => {
+    const state = createTagStoreState();
+    const first = ['kube_namespace', 'default'].join(':');
+    const second = ['kube_namespace', 'default'].join(':');
+    run([upsert(info(A, 'k', [first])), upsert(info(B, 'k', [second]))], state);
+    // Same value either way; interning is visible through the pool size.
+    expect(readTags(state, A, 'low')[0]).toBe(readTags(state, B, 'low')[0]);
+    expect(state.internedStrings).toBe(1);
+  });
+});
