@@ -280,7 +280,7 @@ class LocalTagger implements Tagger {
 
   private checkQuery(entity: string, cardinality: TagCardinality): Error | undefined {
     if (!CARDINALITIES.has(cardinality)) return new InvalidCardinalityError(cardinality);
-    if (typeof entity !== 'string' || !isEntityId(entity)) return new InvalidEntityIdError(String(entity as unknown), 'expected prefix://id');
+    if (typeof entity !== 'string' || !isEntityId(entity)) return new InvalidEntityIdError(entity, 'expected prefix://id');
     if (this.status !== 'running') return new TaggerNotRunningError(this.status === 'created' ? 'created' : 'stopped');
     return undefined;
   }
