@@ -1,0 +1,13 @@
+/**
+ * `tagstream/ecs`: the ECS tag rules and the fetch-only ECS collector.
+ *
+ * @module
+ */
+export { ecsCollector } from './collector.js';
+export type { EcsCollector, EcsCollectorCounters, EcsCollectorOptions, EcsFetch, EcsFetchResponse } from './collector.js';
+export { EcsCollectorOptionError, EcsMetadataError } from './errors.js';
+export type { EcsMetadataFailure } from './errors.js';
+export { extractEcsTags } from './extract.js';
+export type { EcsExtractOptions } from './extract.js';
+export { readTaskMetadata } from './task-metadata.js';
+export type { EcsContainerMetadata, EcsTaskMetadata } from './task-metadata.js';
