@@ -1,8 +1,7 @@
-import { sameArray } from '../util/arrays.js';
 import { InternPool } from './intern-pool.js';
 import type { SourcePriority, TagCardinality, TagInfo } from './types.js';
 
-/** An entity's tags, cumulative by cardinality; frozen, computed once per change. */
+/** An entity's tags, cumulative by cardinality; frozen arrays, computed once per change. */
 export interface EntityTags {
   readonly low: readonly string[];
   /** low + orchestrator */
@@ -11,13 +10,18 @@ export interface EntityTags {
   readonly high: readonly string[];
 }
 
-/** What one source stored for one entity (deduplicated). */
+/**
+ * What one source stored for one entity: its tags in one frozen array, low first, then
+ * orchestrator, then high, without duplicates (a tag given at two cardinalities is kept at the lower).
+ */
 export interface StoredSource {
   readonly source: string;
   readonly priority: SourcePriority;
-  readonly low: readonly string[];
-  readonly orchestrator: readonly string[];
-  readonly high: readonly string[];
+  readonly tags: readonly string[];
+  /** `tags.slice(0, lowEnd)` are the low-cardinality tags. */
+  readonly lowEnd: number;
+  /** `tags.slice(lowEnd, orchestratorEnd)` are the orchestrator-cardinality tags; the rest are high. */
+  readonly orchestratorEnd: number;
 }
 
 /** One entity in the store: its sources, by priority (highest first), and its merged tags. */
@@ -88,8 +92,9 @@ export interface TagStoreStep {
 
 interface MutableEntity {
   readonly entity: string;
-  sources: StoredSource[];
-  tags: EntityTags;
+  /** Replaced, never mutated: a change's `before` keeps the old array. */
+  sources: readonly StoredSource[];
+  tags: MergedTags;
 }
 
 interface MutableState extends TagStoreState {
@@ -221,10 +226,8 @@ function upsert(
   priority: SourcePriority,
   fromFetch: boolean,
 ): TagStoreStep {
-  const low = unique(info.lowCardTags);
-  const orchestrator = unique(info.orchestratorCardTags);
-  const high = unique(info.highCardTags);
-  const empty = low.length === 0 && orchestrator.length === 0 && high.length === 0;
+  const normalized = normalize(info);
+  const empty = normalized.tags.length === 0;
   // A fetch that found nothing is a negative answer: it never erases what is stored.
   if (fromFetch && empty) return ignored(state, event, 'negative-fetch');
 
@@ -232,54 +235,70 @@ function upsert(
   const stored = state.entities.get(entity);
   const at = stored === undefined ? -1 : stored.sources.findIndex((s) => s.source === info.source);
   const previous = at < 0 ? undefined : stored?.sources[at];
-  if (previous === undefined ? empty : sameSource(previous, priority, low, orchestrator, high)) {
+  if (previous === undefined ? empty : sameSource(previous, priority, normalized)) {
     return ignored(state, event, 'unchanged');
   }
 
+  const added = empty ? undefined : addSource(state, info.source, priority, normalized);
   if (stored === undefined) {
-    // Not stored and not empty (the equality check above returned for empty).
-    const record: MutableEntity = {
-      entity,
-      sources: [addSource(state, info.source, priority, low, orchestrator, high)],
-      tags: { low: EMPTY, orchestrator: EMPTY, high: EMPTY },
-    };
-    record.tags = mergeTags(record.sources);
+    const sources = [added as StoredSource];
+    const record: MutableEntity = { entity, sources, tags: new MergedTags(sources) };
     state.entities.set(entity, record);
     return { state, event, changes: [{ type: 'added', entity, before: undefined, after: record.tags }] };
   }
 
-  if (previous !== undefined) {
-    dropSource(state, previous);
-    stored.sources.splice(at, 1);
-  }
-  if (!empty) insertByPriority(stored.sources, addSource(state, info.source, priority, low, orchestrator, high));
+  if (previous !== undefined) dropSource(state, previous);
+  const sources = replaceSource(stored.sources, at, added);
   const before = stored.tags;
-  if (stored.sources.length === 0) {
+  if (sources.length === 0) {
     state.entities.delete(entity);
     return { state, event, changes: [{ type: 'deleted', entity, before, after: undefined }] };
   }
-  const after = mergeTags(stored.sources);
-  if (sameTags(before, after)) return ignored(state, event, 'unchanged');
-  stored.tags = after;
-  return { state, event, changes: [{ type: 'modified', entity, before, after }] };
+  stored.sources = sources;
+  stored.tags = new MergedTags(sources);
+  // The merged tags are computed when first read: a change of a source may leave them equal, and
+  // readers that compare (tags$, events$) see that; only an identical source update is dropped here.
+  return { state, event, changes: [{ type: 'modified', entity, before, after: stored.tags }] };
 }
 
-function addSource(
-  state: MutableState,
-  source: string,
-  priority: SourcePriority,
-  low: string[],
-  orchestrator: string[],
-  high: string[],
-): StoredSource {
+interface Normalized {
+  /** low, then orchestrator, then high; each tag once. */
+  readonly tags: string[];
+  readonly lowEnd: number;
+  readonly orchestratorEnd: number;
+}
+
+/** One array of the TagInfo's tags, each once, at its lowest cardinality. */
+function normalize(info: TagInfo): Normalized {
+  const total = info.lowCardTags.length + info.orchestratorCardTags.length + info.highCardTags.length;
+  const tags: string[] = [];
+  const seen = total > 16 ? new Set<string>() : undefined;
+  const push = (list: readonly string[]): void => {
+    for (const tag of list) {
+      if (seen === undefined ? tags.includes(tag) : seen.has(tag)) continue;
+      seen?.add(tag);
+      tags.push(tag);
+    }
+  };
+  push(info.lowCardTags);
+  const lowEnd = tags.length;
+  push(info.orchestratorCardTags);
+  const orchestratorEnd = tags.length;
+  push(info.highCardTags);
+  return { tags, lowEnd, orchestratorEnd };
+}
+
+function addSource(state: MutableState, source: string, priority: SourcePriority, normalized: Normalized): StoredSource {
   state.entitiesBySource.set(source, (state.entitiesBySource.get(source) ?? 0) + 1);
-  // High-cardinality tags are unique per entity by definition: pooling them would only cost.
+  const tags = normalized.tags;
+  // Only low-cardinality tags repeat across many entities; pooling the others would only cost.
+  for (let i = 0; i < normalized.lowEnd; i++) tags[i] = state.pool.acquire(tags[i] as string);
   return Object.freeze({
     source,
     priority,
-    low: intern(state.pool, low),
-    orchestrator: intern(state.pool, orchestrator),
-    high: high.length === 0 ? EMPTY : Object.freeze(high),
+    tags: Object.freeze(tags),
+    lowEnd: normalized.lowEnd,
+    orchestratorEnd: normalized.orchestratorEnd,
   });
 }
 
@@ -287,66 +306,49 @@ function dropSource(state: MutableState, stored: StoredSource): void {
   const count = (state.entitiesBySource.get(stored.source) ?? 0) - 1;
   if (count <= 0) state.entitiesBySource.delete(stored.source);
   else state.entitiesBySource.set(stored.source, count);
-  for (const tag of stored.low) state.pool.release(tag);
-  for (const tag of stored.orchestrator) state.pool.release(tag);
+  for (let i = 0; i < stored.lowEnd; i++) state.pool.release(stored.tags[i] as string);
 }
 
-function intern(pool: InternPool, tags: string[]): readonly string[] {
-  if (tags.length === 0) return EMPTY;
-  for (let i = 0; i < tags.length; i++) tags[i] = pool.acquire(tags[i] as string);
-  return Object.freeze(tags);
-}
-
-function insertByPriority(sources: StoredSource[], added: StoredSource): void {
+/** A new sources array without the one at `at` (if any) and with `added` (if any) in priority order. */
+function replaceSource(sources: readonly StoredSource[], at: number, added: StoredSource | undefined): StoredSource[] {
+  const next = at < 0 ? [...sources] : [...sources.slice(0, at), ...sources.slice(at + 1)];
+  if (added === undefined) return next;
   let i = 0;
-  while (i < sources.length) {
-    const other = sources[i] as StoredSource;
+  while (i < next.length) {
+    const other = next[i] as StoredSource;
     if (other.priority < added.priority || (other.priority === added.priority && other.source > added.source)) break;
     i++;
   }
-  sources.splice(i, 0, added);
+  next.splice(i, 0, added);
+  return next;
 }
 
-/** The tags without exact duplicates, in first-seen order (a fresh array). */
-function unique(tags: readonly string[]): string[] {
-  const n = tags.length;
-  if (n < 2) return n === 0 ? [] : [tags[0] as string];
-  if (n <= 16) {
-    const out: string[] = [];
-    for (const tag of tags) if (!out.includes(tag)) out.push(tag);
-    return out;
-  }
-  return [...new Set(tags)];
-}
-
-function sameSet(stored: readonly string[], next: readonly string[]): boolean {
-  if (stored.length !== next.length) return false;
-  if (stored.length <= 16) {
-    for (const tag of next) if (!stored.includes(tag)) return false;
+/** True when the segment [from, to) of both arrays holds the same tags, in any order. */
+function sameSegment(a: readonly string[], b: readonly string[], from: number, to: number): boolean {
+  if (to - from <= 16) {
+    for (let i = from; i < to; i++) {
+      const tag = b[i] as string;
+      let found = false;
+      for (let j = from; j < to && !found; j++) found = a[j] === tag;
+      if (!found) return false;
+    }
     return true;
   }
-  const set = new Set(stored);
-  for (const tag of next) if (!set.has(tag)) return false;
+  const set = new Set(a.slice(from, to));
+  for (let i = from; i < to; i++) if (!set.has(b[i] as string)) return false;
   return true;
 }
 
-function sameSource(
-  stored: StoredSource,
-  priority: SourcePriority,
-  low: readonly string[],
-  orchestrator: readonly string[],
-  high: readonly string[],
-): boolean {
+function sameSource(stored: StoredSource, priority: SourcePriority, next: Normalized): boolean {
   return (
     stored.priority === priority &&
-    sameSet(stored.low, low) &&
-    sameSet(stored.orchestrator, orchestrator) &&
-    sameSet(stored.high, high)
+    stored.tags.length === next.tags.length &&
+    stored.lowEnd === next.lowEnd &&
+    stored.orchestratorEnd === next.orchestratorEnd &&
+    sameSegment(stored.tags, next.tags, 0, next.lowEnd) &&
+    sameSegment(stored.tags, next.tags, next.lowEnd, next.orchestratorEnd) &&
+    sameSegment(stored.tags, next.tags, next.orchestratorEnd, next.tags.length)
   );
-}
-
-function sameTags(a: EntityTags, b: EntityTags): boolean {
-  return sameArray(a.low, b.low) && sameArray(a.orchestrator, b.orchestrator) && sameArray(a.high, b.high);
 }
 
 /** The part of a tag before its first ':' (the whole tag when it has none). */
@@ -356,55 +358,67 @@ export function tagName(tag: string): string {
 }
 
 /**
- * Merges the sources of one entity into its cumulative tags: exact duplicates once; where sources
- * give tags of the same name, only the highest-priority sources' values; within a source, every value.
- * `sources` is ordered by priority, highest first.
+ * An entity's merged tags, computed from its sources when first read and then kept (frozen).
+ * Merging: exact duplicates once; where sources give tags of the same name, only the values of the
+ * highest-priority sources that give it; within a source, every value.
  */
-function mergeTags(sources: readonly StoredSource[]): EntityTags {
-  const first = sources[0];
-  if (first === undefined) return { low: EMPTY, orchestrator: EMPTY, high: EMPTY };
-  if (sources.length === 1) return cumulative(first.low, first.orchestrator, first.high);
+class MergedTags implements EntityTags {
+  private all: readonly string[] | undefined;
+  private lowEnd = 0;
+  private orchestratorEnd = 0;
+  private lowView: readonly string[] | undefined;
+  private orchestratorView: readonly string[] | undefined;
 
-  // Sources come highest priority first: a name is owned by the first priority level that gives it.
-  const owner = new Map<string, SourcePriority>();
-  for (const source of sources) {
-    for (const list of [source.low, source.orchestrator, source.high]) {
-      for (const tag of list) {
+  constructor(private readonly sources: readonly StoredSource[]) {}
+
+  get high(): readonly string[] {
+    return this.all ?? this.merge();
+  }
+
+  get low(): readonly string[] {
+    return (this.lowView ??= this.slice(this.high, this.lowEnd));
+  }
+
+  get orchestrator(): readonly string[] {
+    return (this.orchestratorView ??= this.slice(this.high, this.orchestratorEnd));
+  }
+
+  private slice(all: readonly string[], end: number): readonly string[] {
+    return end === all.length ? all : end === 0 ? EMPTY : Object.freeze(all.slice(0, end));
+  }
+
+  private merge(): readonly string[] {
+    const sources = this.sources;
+    const only = sources.length === 1 ? sources[0] : undefined;
+    if (only !== undefined) {
+      this.lowEnd = only.lowEnd;
+      this.orchestratorEnd = only.orchestratorEnd;
+      return (this.all = only.tags);
+    }
+    // Sources come highest priority first: a name belongs to the first priority level giving it.
+    const owner = new Map<string, SourcePriority>();
+    for (const source of sources) {
+      for (const tag of source.tags) {
         const name = tagName(tag);
         if (!owner.has(name)) owner.set(name, source.priority);
       }
     }
-  }
-  const seen = new Set<string>();
-  const pick = (select: (s: StoredSource) => readonly string[]): string[] => {
-    const out: string[] = [];
-    for (const source of sources) {
-      for (const tag of select(source)) {
-        if (seen.has(tag) || owner.get(tagName(tag)) !== source.priority) continue;
-        seen.add(tag);
-        out.push(tag);
+    const all: string[] = [];
+    const seen = new Set<string>();
+    const pick = (from: (s: StoredSource) => number, to: (s: StoredSource) => number): number => {
+      for (const source of sources) {
+        for (let i = from(source); i < to(source); i++) {
+          const tag = source.tags[i] as string;
+          if (seen.has(tag) || owner.get(tagName(tag)) !== source.priority) continue;
+          seen.add(tag);
+          all.push(tag);
+        }
       }
-    }
-    return out;
-  };
-  const low = pick((s) => s.low);
-  const orchestrator = pick((s) => s.orchestrator);
-  const high = pick((s) => s.high);
-  return cumulative(low, orchestrator, high);
-}
-
-function cumulative(low: readonly string[], orchestrator: readonly string[], high: readonly string[]): EntityTags {
-  const lowTags = low.length === 0 ? EMPTY : Object.isFrozen(low) ? low : Object.freeze([...low]);
-  const orchestratorTags = extend(lowTags, orchestrator);
-  const highTags = extend(orchestratorTags, high);
-  return Object.freeze({ low: lowTags, orchestrator: orchestratorTags, high: highTags });
-}
-
-/** `base` followed by the tags of `extra` it lacks; `base` itself when there are none. */
-function extend(base: readonly string[], extra: readonly string[]): readonly string[] {
-  if (extra.length === 0) return base;
-  const has =
-    base.length + extra.length <= 32 ? (t: string) => base.includes(t) : ((set) => (t: string) => set.has(t))(new Set(base));
-  const added = extra.filter((t) => !has(t));
-  return added.length === 0 ? base : Object.freeze([...base, ...added]);
+      return all.length;
+    };
+    this.lowEnd = pick(() => 0, (s) => s.lowEnd);
+    this.orchestratorEnd = pick((s) => s.lowEnd, (s) => s.orchestratorEnd);
+    pick((s) => s.orchestratorEnd, (s) => s.tags.length);
+    return (this.all = Object.freeze(all));
+  }
 }

@@ -1,0 +1,220 @@
+/**
+ * The tagger core's benchmarks (issue 2): ingest through the full operator chain, a cached tag(),
+ * tags$ fan-out, and memory per entity — each beside a plain-Map imperative baseline in this process.
+ */
+import { Subject } from 'rxjs';
+import { type TagInfo, type Tagger, SourcePriority, createTagger, silentLogger, streamCollector } from '../../src/index.js';
+import { best, bestAsync, heapUsed, report, time } from './harness.js';
+
+const ENTITIES = 100_000;
+const SOURCES = [
+  { source: 'docker', priority: SourcePriority.NodeRuntime },
+  { source: 'kubelet', priority: SourcePriority.NodeOrchestrator },
+  { source: 'cluster', priority: SourcePriority.ClusterOrchestrator },
+] as const;
+
+const entityId = (i: number): string => `container_id://${i.toString(16).padStart(12, '0')}`;
+
+/** About ten tags per entity and source, built fresh (so that interning has equal strings to share). */
+function makeInfo(i: number, source: string, version: number): TagInfo {
+  const image = i % 50;
+  return {
+    entity: entityId(i),
+    source,
+    lowCardTags: [`image_name:img-${image}`, `short_image:img-${image}`, `image_tag:v${version}`, `kube_namespace:ns-${i % 20}`, `${source}_env:prod`],
+    orchestratorCardTags: [`pod_name:pod-${i}`, `kube_ownerref_name:rs-${i % 500}`],
+    highCardTags: [`container_id:${i}`, `container_name:c-${i}-${source}`, `display_container_name:c-${i}`],
+  };
+}
+
+// ---- the plain-Map imperative baseline: same semantics, no streams ------------------------------
+interface BaselineEntry {
+  readonly sources: Map<string, { priority: number; info: TagInfo }>;
+  low: readonly string[];
+  orchestrator: readonly string[];
+  high: readonly string[];
+}
+class BaselineStore {
+  readonly entities = new Map<string, BaselineEntry>();
+  apply(info: TagInfo, priority: number): void {
+    let entry = this.entities.get(info.entity);
+    if (entry === undefined) {
+      entry = { sources: new Map(), low: [], orchestrator: [], high: [] };
+      this.entities.set(info.entity, entry);
+    }
+    entry.sources.set(info.source, { priority, info });
+    const owner = new Map<string, number>();
+    for (const { priority: p, info: s } of entry.sources.values()) {
+      for (const t of [...s.lowCardTags, ...s.orchestratorCardTags, ...s.highCardTags]) {
+        const name = t.split(':', 1)[0] ?? t;
+        if ((owner.get(name) ?? -1) < p) owner.set(name, p);
+      }
+    }
+    const seen = new Set<string>();
+    const pick = (field: 'lowCardTags' | 'orchestratorCardTags' | 'highCardTags'): string[] => {
+      const out: string[] = [];
+      for (const { priority: p, info: s } of entry.sources.values()) {
+        for (const t of s[field]) {
+          if (!seen.has(t) && owner.get(t.split(':', 1)[0] ?? t) === p) {
+            seen.add(t);
+            out.push(t);
+          }
+        }
+      }
+      return out;
+    };
+    entry.low = pick('lowCardTags');
+    entry.orchestrator = [...entry.low, ...pick('orchestratorCardTags')];
+    entry.high = [...entry.orchestrator, ...pick('highCardTags')];
+  }
+}
+
+// ---- tagstream -------------------------------------------------------------------------------------
+function startTagger(): { tagger: Tagger; inputs: Subject<TagInfo>[] } {
+  const inputs = SOURCES.map(() => new Subject<TagInfo>());
+  const tagger = createTagger({
+    collectors: SOURCES.map((s, i) => streamCollector(s.source, inputs[i] as Subject<TagInfo>, { priority: s.priority })),
+    logger: silentLogger,
+    pruneInterval: 60_000,
+  });
+  tagger.start();
+  return { tagger, inputs };
+}
+
+function ingest(): void {
+  const updates = ENTITIES * SOURCES.length;
+  const infos = SOURCES.map((s) => Array.from({ length: ENTITIES }, (_, i) => makeInfo(i, s.source, 1)));
+  const ours = best(3, () => {
+    const { tagger, inputs } = startTagger();
+    const ms = time(() => {
+      for (let i = 0; i < ENTITIES; i++) {
+        for (let s = 0; s < SOURCES.length; s++) (inputs[s] as Subject<TagInfo>).next((infos[s] as TagInfo[])[i] as TagInfo);
+      }
+    });
+    if (tagger.telemetry().entities !== ENTITIES) throw new Error('ingest lost entities');
+    tagger.stop();
+    return ms;
+  });
+  const baseline = best(3, () => {
+    const store = new BaselineStore();
+    return time(() => {
+      for (let i = 0; i < ENTITIES; i++) {
+        for (let s = 0; s < SOURCES.length; s++) store.apply((infos[s] as TagInfo[])[i] as TagInfo, SOURCES[s]?.priority ?? 0);
+      }
+    });
+  });
+  report(
+    `ingest ${ENTITIES.toLocaleString('en-US')} entities x ${SOURCES.length} sources`,
+    { name: 'tagstream', value: updates / (ours / 1000), unit: 'updates/s' },
+    { name: 'plain Map', value: updates / (baseline / 1000), unit: 'updates/s' },
+    '>= 1,000,000 updates/s and ratio >= 0.5',
+  );
+}
+
+async function cachedTag(): Promise<void> {
+  const { tagger, inputs } = startTagger();
+  const baseline = new BaselineStore();
+  const N = 10_000;
+  for (let i = 0; i < N; i++) {
+    for (let s = 0; s < SOURCES.length; s++) {
+      const info = makeInfo(i, SOURCES[s]?.source ?? '', 1);
+      (inputs[s] as Subject<TagInfo>).next(info);
+      baseline.apply(info, SOURCES[s]?.priority ?? 0);
+    }
+  }
+  const CALLS = 1_000_000;
+  let sink = 0;
+  const asyncOurs = await bestAsync(3, async () => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < CALLS; i++) sink += (await tagger.tag(entityId(i % N), 'high')).length;
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  });
+  const asyncBase = await bestAsync(3, async () => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < CALLS; i++) sink += (await Promise.resolve([...(baseline.entities.get(entityId(i % N))?.high ?? [])])).length;
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  });
+  report(
+    'cached tag() mean',
+    { name: 'tagstream', value: (asyncOurs * 1000) / CALLS, unit: 'µs' },
+    { name: 'Map.get + copy + await', value: (asyncBase * 1000) / CALLS, unit: 'µs' },
+    '< 3 µs',
+  );
+  const syncOurs = best(3, () => time(() => {
+    for (let i = 0; i < CALLS; i++) sink += tagger.storedTags(entityId(i % N), 'high').length;
+  }));
+  const syncBase = best(3, () => time(() => {
+    for (let i = 0; i < CALLS; i++) sink += baseline.entities.get(entityId(i % N))?.high.length ?? 0;
+  }));
+  report(
+    'synchronous read (storedTags) mean',
+    { name: 'tagstream', value: (syncOurs * 1000) / CALLS, unit: 'µs' },
+    { name: 'Map.get', value: (syncBase * 1000) / CALLS, unit: 'µs' },
+    '< 1 µs',
+  );
+  if (sink === 0) throw new Error('nothing read');
+  tagger.stop();
+}
+
+function fanOut(): void {
+  const costPerUpdate = (subscribers: number): number => {
+    const { tagger, inputs } = startTagger();
+    const docker = inputs[0] as Subject<TagInfo>;
+    for (let i = 0; i < subscribers; i++) docker.next(makeInfo(i, 'docker', 1));
+    let woken = 0;
+    const subs = Array.from({ length: subscribers }, (_, i) => tagger.tags$(entityId(i)).subscribe(() => (woken += 1)));
+    const UPDATES = 100_000;
+    const variants = [makeInfo(0, 'docker', 2), makeInfo(0, 'docker', 3)];
+    woken = 0;
+    const ms = best(5, () => time(() => {
+      for (let u = 0; u < UPDATES; u++) docker.next(variants[u % 2] as TagInfo);
+    }));
+    if (woken < UPDATES) throw new Error(`fan-out: the subscriber was woken ${woken} times for ${UPDATES} changes`);
+    subs.forEach((s) => s.unsubscribe());
+    tagger.stop();
+    return (ms * 1000) / UPDATES;
+  };
+  const few = costPerUpdate(10);
+  const many = costPerUpdate(10_000);
+  report(
+    'fan-out: one update with 10,000 tags$ subscribers vs 10',
+    { name: '10,000 subscribers', value: many, unit: 'µs/update' },
+    { name: '10 subscribers', value: few, unit: 'µs/update' },
+    'ratio <= 1.5',
+  );
+}
+
+function memory(): void {
+  const N = 100_000;
+  // The baseline first, dropped before ours is measured: each figure is a heap difference.
+  let plain: Map<string, { low: string[]; orchestrator: string[]; high: string[] }> | undefined = new Map();
+  const before = heapUsed();
+  for (let i = 0; i < N; i++) {
+    const info = makeInfo(i, 'docker', 1);
+    plain.set(info.entity, { low: [...info.lowCardTags], orchestrator: [...info.orchestratorCardTags], high: [...info.highCardTags] });
+  }
+  const base = (heapUsed() - before) / N;
+  if (plain.size !== N) throw new Error('baseline lost entities');
+  plain = undefined;
+
+  const before2 = heapUsed();
+  const { tagger, inputs } = startTagger();
+  const docker = inputs[0] as Subject<TagInfo>;
+  for (let i = 0; i < N; i++) docker.next(makeInfo(i, 'docker', 1));
+  for (let i = 0; i < N; i += 1000) tagger.storedTags(entityId(i), 'low');
+  const ours = (heapUsed() - before2) / N;
+  const telemetry = tagger.telemetry();
+  if (telemetry.entities !== N) throw new Error('tagger lost entities');
+  tagger.stop();
+  report(
+    `memory per entity with 10 tags (${telemetry.internedStrings.toLocaleString('en-US')} interned strings)`,
+    { name: 'tagstream', value: ours, unit: 'bytes' },
+    { name: 'plain Map of arrays', value: base, unit: 'bytes' },
+    '<= 1024 bytes',
+  );
+}
+
+ingest();
+await cachedTag();
+fanOut();
+memory();
