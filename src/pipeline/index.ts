@@ -30,5 +30,7 @@ export { DEFAULT_PROCESSOR_BUFFER, route, Router } from './router.js';
 export type { Overflow, Processor, ProcessorObserver, ProcessorStats, RegisterOptions, RouterOptions } from './router.js';
 export { REDACTED, SECRET_NAME_PATTERN, scrubObject, scrubSecrets } from './scrub-secrets.js';
 export type { ScrubOptions } from './scrub-secrets.js';
+export { pipelineCollector } from './tagger-processor.js';
+export type { PipelineCollector, PipelineCollectorCounters, PipelineCollectorOptions } from './tagger-processor.js';
 export { PipelineTelemetry } from './telemetry.js';
 export type { DropReason, TelemetrySnapshot } from './telemetry.js';

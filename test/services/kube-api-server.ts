@@ -1,8 +1,9 @@
 /**
  * A test Kubernetes API server: it speaks the list and watch protocol of the real one over HTTP
  * (resourceVersions, `limit`/`continue` pagination, watch from a resourceVersion, bookmarks,
- * 410 Gone after compaction) and misbehaves on demand (dropped connections, 500s, truncated
- * bodies, expired continue tokens, raw watch events such as stale ones). `writeKubeconfig()` writes
+ * 410 Gone after compaction, list `fieldSelector`s such as `spec.nodeName=<node>`) and misbehaves
+ * on demand (dropped connections, 500s, truncated bodies, stalled lists, expired continue tokens,
+ * raw watch events such as stale ones). `writeKubeconfig()` writes
  * a real kubeconfig that points at it, so tests drive the real @kubernetes/client-node.
  *
  * Reusable by any suite that needs an API server: the pipeline's reader, the Kubernetes collector.
@@ -134,6 +135,8 @@ export interface KubeApiServer {
   failNext(count: number, status: number, on?: 'list' | 'watch'): void;
   /** The next list response is cut in the middle of its JSON body and its socket destroyed. */
   truncateNextList(): void;
+  /** The next `count` list requests get no answer at all (the connection stays open until `close()`). */
+  stallNextList(count?: number): void;
   /** The next watch answers 410 Gone: as an ERROR event on a 200 (`event`, like the real server) or as HTTP 410. */
   goneNextWatch(mode?: 'event' | 'http'): void;
   /** Continue tokens handed out so far are refused with 410 Expired. */
@@ -160,6 +163,31 @@ const statusBody = (code: number, reason: string, message: string) => ({
   code,
 });
 
+/** A field's value at a dotted path (`spec.nodeName`), as a string ('' when absent). */
+function fieldAt(object: unknown, path: string): string {
+  let at: unknown = object;
+  for (const part of path.split('.')) {
+    if (typeof at !== 'object' || at === null) return '';
+    at = (at as Record<string, unknown>)[part];
+  }
+  return typeof at === 'string' || typeof at === 'number' || typeof at === 'boolean' ? String(at) : '';
+}
+
+/**
+ * The objects a list `fieldSelector` keeps (`spec.nodeName=node-a`, `a==b`, `a!=b`, comma = and);
+ * every object without a selector; undefined for a selector it cannot read.
+ */
+function selectFields(objects: StoredObject[], selector: string | undefined): StoredObject[] | undefined {
+  if (selector === undefined || selector === '') return objects;
+  const terms: { path: string; value: string; equal: boolean }[] = [];
+  for (const term of selector.split(',')) {
+    const match = /^([A-Za-z0-9_.]+)(!=|==|=)(.*)$/.exec(term.trim());
+    if (match === null) return undefined;
+    terms.push({ path: match[1]!, value: match[3]!, equal: match[2] !== '!=' });
+  }
+  return objects.filter((o) => terms.every((t) => (fieldAt(o, t.path) === t.value) === t.equal));
+}
+
 /**
  * Starts a test API server on a free port of 127.0.0.1.
  *
@@ -181,6 +209,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
   const requests: RecordedRequest[] = [];
   const failures: { status: number; on: 'list' | 'watch' | undefined }[] = [];
   let truncateList = false;
+  let stallLists = 0;
+  const stalled: ServerResponse[] = [];
   let goneWatch: 'event' | 'http' | undefined;
   const snapshots = new Map<string, { items: StoredObject[]; rv: string; kind: KubeKind }>();
   let continueGeneration = 0;
@@ -229,7 +259,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       snapshot = found;
       offset = Number(at);
     } else {
-      snapshot = { items: [...storeOf(kind).values()], rv: String(rv), kind };
+      const selected = selectFields([...storeOf(kind).values()], query['fieldSelector']);
+      if (selected === undefined) {
+        send(res, 400, statusBody(400, 'BadRequest', `unsupported field selector ${query['fieldSelector'] ?? ''}`));
+        return;
+      }
+      snapshot = { items: selected, rv: String(rv), kind };
     }
     const end = limit > 0 ? Math.min(snapshot.items.length, offset + limit) : snapshot.items.length;
     const metadata: Record<string, unknown> = { resourceVersion: snapshot.rv };
@@ -302,6 +337,11 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       const { status } = failures[failure]!;
       failures.splice(failure, 1);
       send(res, status, statusBody(status, 'InternalError', 'an error on demand'));
+      return;
+    }
+    if (!watch && stallLists > 0) {
+      stallLists -= 1;
+      stalled.push(res);
       return;
     }
     if (watch) handleWatch(req, res, kind, query);
@@ -396,6 +436,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     truncateNextList() {
       truncateList = true;
     },
+    stallNextList(count = 1) {
+      stallLists += count;
+    },
     goneNextWatch(mode = 'event') {
       goneWatch = mode;
     },
@@ -424,6 +467,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       return file;
     },
     async close() {
+      stalled.length = 0;
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => {
         server.close(() => {

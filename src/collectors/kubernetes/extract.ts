@@ -172,9 +172,11 @@ function containerTags(
   const tags = base.copy();
   const podName = pod.metadata?.name ?? '';
   const labels = pod.metadata?.labels ?? {};
-  tags.addLow('kube_container_name', status.name);
+  // A status from the wire may lack fields its type promises; missing ones give no tags.
+  const name: string = typeof status.name === 'string' ? status.name : '';
+  tags.addLow('kube_container_name', name);
   tags.addHigh('container_id', id);
-  if (podName.length > 0 && status.name.length > 0) tags.addHigh('display_container_name', `${status.name}_${podName}`);
+  if (podName.length > 0 && name.length > 0) tags.addHigh('display_container_name', `${name}_${podName}`);
   const image = parseImageReference(specImage ?? status.image);
   if (image !== undefined) {
     tags.addLow('image_name', image.imageName);
@@ -182,7 +184,7 @@ function containerTags(
     if (image.imageTag !== undefined) tags.addLow('image_tag', image.imageTag);
   }
   for (const tagName of UNIFIED_SERVICE_TAGS) {
-    tags.addLow(tagName, labels[`${STANDARD_LABEL_PREFIX}${status.name}.${tagName}`] ?? '');
+    if (name.length > 0) tags.addLow(tagName, labels[`${STANDARD_LABEL_PREFIX}${name}.${tagName}`] ?? '');
   }
   return tags;
 }

@@ -50,7 +50,9 @@ export function isImageId(reference: string): boolean {
  * parseImageReference('redis@sha256:0123…'); // { dockerImage: 'redis', imageName: 'redis', shortImage: 'redis' }
  * ```
  */
-export function parseImageReference(reference: string): ImageReference | undefined {
+export function parseImageReference(reference: string | undefined): ImageReference | undefined {
+  // Objects from the wire can lack fields their types promise: no reference, no tags.
+  if (typeof reference !== 'string') return undefined;
   const trimmed = reference.trim();
   if (trimmed.length === 0 || isImageId(trimmed)) return undefined;
   const at = trimmed.indexOf('@');

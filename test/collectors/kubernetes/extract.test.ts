@@ -192,6 +192,19 @@ describe('extractPodTags: pod fields', () => {
     expect(low.filter((tag) => /^(kube_priority_class|kube_runtime_class|kube_qos|persistentvolumeclaim):/.test(tag))).toEqual([]);
   });
 
+  it('tags a container whose status lacks its name and image without throwing', () => {
+    const json = fixtureJson();
+    const statuses = json.status['containerStatuses'] as Record<string, unknown>[];
+    const first = statuses[0] as Record<string, unknown>;
+    delete first['image'];
+    delete first['name'];
+    const id = String(first['containerID']).replace(/^[a-z]+:\/\//, '');
+    const infos = extractPodTags(asPod(json));
+    const container = byEntity(infos, `container_id://${id}`);
+    expect(container.highCardTags).toContain(`container_id:${id}`);
+    expect(container.lowCardTags.filter((t) => /^(image_name|short_image|kube_container_name):/.test(t))).toEqual([]);
+  });
+
   it('gives nothing for a pod without a uid, and says so in the log', () => {
     const json = fixtureJson();
     delete json.metadata['uid'];
