@@ -209,7 +209,10 @@ function prune(state: MutableState, event: TagStoreEvent & { type: 'prune' }): T
     pruned.add(entity);
     const stored = state.entities.get(entity);
     if (stored === undefined) continue;
-    for (const source of stored.sources) dropSource(state, source);
+    for (const source of stored.sources) {
+      dropSource(state, source);
+      countSource(state, source.source, -1);
+    }
     state.entities.delete(entity);
     changes.push({ type: 'deleted', entity, before: stored.tags, after: undefined });
   }
@@ -240,6 +243,8 @@ function upsert(
   }
 
   const added = empty ? undefined : addSource(state, info.source, priority, normalized);
+  if (previous === undefined) countSource(state, info.source, 1);
+  else if (added === undefined) countSource(state, info.source, -1);
   if (stored === undefined) {
     const sources = [added as StoredSource];
     const record: MutableEntity = { entity, sources, tags: new MergedTags(sources) };
@@ -270,56 +275,55 @@ interface Normalized {
 
 /** One array of the TagInfo's tags, each once, at its lowest cardinality. */
 function normalize(info: TagInfo): Normalized {
-  const total = info.lowCardTags.length + info.orchestratorCardTags.length + info.highCardTags.length;
+  const lists = [info.lowCardTags, info.orchestratorCardTags, info.highCardTags] as const;
+  const total = lists[0].length + lists[1].length + lists[2].length;
   const tags: string[] = [];
   const seen = total > 16 ? new Set<string>() : undefined;
-  const push = (list: readonly string[]): void => {
-    for (const tag of list) {
+  let lowEnd = 0;
+  let orchestratorEnd = 0;
+  for (let level = 0; level < 3; level++) {
+    for (const tag of lists[level] as readonly string[]) {
       if (seen === undefined ? tags.includes(tag) : seen.has(tag)) continue;
       seen?.add(tag);
       tags.push(tag);
     }
-  };
-  push(info.lowCardTags);
-  const lowEnd = tags.length;
-  push(info.orchestratorCardTags);
-  const orchestratorEnd = tags.length;
-  push(info.highCardTags);
+    if (level === 0) lowEnd = tags.length;
+    else if (level === 1) orchestratorEnd = tags.length;
+  }
   return { tags, lowEnd, orchestratorEnd };
 }
 
 function addSource(state: MutableState, source: string, priority: SourcePriority, normalized: Normalized): StoredSource {
-  state.entitiesBySource.set(source, (state.entitiesBySource.get(source) ?? 0) + 1);
   const tags = normalized.tags;
   // Only low-cardinality tags repeat across many entities; pooling the others would only cost.
   for (let i = 0; i < normalized.lowEnd; i++) tags[i] = state.pool.acquire(tags[i] as string);
-  return Object.freeze({
-    source,
-    priority,
-    tags: Object.freeze(tags),
-    lowEnd: normalized.lowEnd,
-    orchestratorEnd: normalized.orchestratorEnd,
-  });
+  return { source, priority, tags: Object.freeze(tags), lowEnd: normalized.lowEnd, orchestratorEnd: normalized.orchestratorEnd };
 }
 
 function dropSource(state: MutableState, stored: StoredSource): void {
-  const count = (state.entitiesBySource.get(stored.source) ?? 0) - 1;
-  if (count <= 0) state.entitiesBySource.delete(stored.source);
-  else state.entitiesBySource.set(stored.source, count);
   for (let i = 0; i < stored.lowEnd; i++) state.pool.release(stored.tags[i] as string);
+}
+
+function countSource(state: MutableState, source: string, delta: 1 | -1): void {
+  const count = (state.entitiesBySource.get(source) ?? 0) + delta;
+  if (count <= 0) state.entitiesBySource.delete(source);
+  else state.entitiesBySource.set(source, count);
 }
 
 /** A new sources array without the one at `at` (if any) and with `added` (if any) in priority order. */
 function replaceSource(sources: readonly StoredSource[], at: number, added: StoredSource | undefined): StoredSource[] {
-  const next = at < 0 ? [...sources] : [...sources.slice(0, at), ...sources.slice(at + 1)];
-  if (added === undefined) return next;
-  let i = 0;
-  while (i < next.length) {
-    const other = next[i] as StoredSource;
-    if (other.priority < added.priority || (other.priority === added.priority && other.source > added.source)) break;
-    i++;
+  const next: StoredSource[] = [];
+  let placed = added === undefined;
+  for (let i = 0; i < sources.length; i++) {
+    if (i === at) continue;
+    const other = sources[i] as StoredSource;
+    if (!placed && added !== undefined && (other.priority < added.priority || (other.priority === added.priority && other.source > added.source))) {
+      next.push(added);
+      placed = true;
+    }
+    next.push(other);
   }
-  next.splice(i, 0, added);
+  if (!placed && added !== undefined) next.push(added);
   return next;
 }
 
