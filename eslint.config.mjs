@@ -11,11 +11,19 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
+  },
+  {
+    // The RxJS rules need type information: TypeScript files only.
+    files: ['**/*.ts'],
     plugins: { 'rxjs-x': rxjsX },
     rules: {
       ...rxjsX.configs.recommended.rules,
       'rxjs-x/no-nested-subscribe': 'error',
       'rxjs-x/no-ignored-error': 'off',
+    },
+  },
+  {
+    rules: {
       'no-restricted-syntax': [
         'error',
         { selector: 'ExportAllDeclaration', message: 'List exports explicitly; no `export *`.' },
@@ -29,6 +37,11 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    // Tool configuration files must export their config as the default export.
+    files: ['*.config.mjs', '*.config.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['test/**/*.ts'],

@@ -1,0 +1,359 @@
+import { Agent } from 'node:http';
+import {
+  type Observable,
+  type SchedulerLike,
+  type Subscription,
+  BehaviorSubject,
+  Subject,
+  catchError,
+  concat,
+  connect,
+  defer,
+  distinctUntilChanged,
+  filter,
+  from,
+  lastValueFrom,
+  map,
+  merge,
+  of,
+  retry,
+  takeUntil,
+  tap,
+  throwError,
+} from 'rxjs';
+import { isEntityId } from '../tagger/entity-id.js';
+import { InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
+import type { EntityListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
+import { type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
+import type { TaggerTelemetry } from '../tagger/telemetry.js';
+import type { TagCardinality } from '../tagger/types.js';
+import { sameArray } from '../util/arrays.js';
+import { KeyedListeners } from '../util/keyed-listeners.js';
+import { type Logger, consoleLogger } from '../util/logger.js';
+import { type IpcEndpoint, type IpcEndpointOptions, resolveEndpoint } from './endpoint.js';
+import { IpcConnectionError, IpcError, IpcOptionError } from './errors.js';
+import { type MirrorChange, type MirrorInput, createMirrorState, readMirror, reduceMirror } from './mirror.js';
+import { type EntitiesResponse, type StreamLine, type TagsResponse, entitiesPath, eventsPath, isCardinality, tagsPath } from './protocol.js';
+import { getJson, streamLines } from './transport.js';
+import { unrefTimer } from './unref-timer.js';
+
+/** Options of {@link createTaggerClient}. Durations in milliseconds. */
+export interface TaggerClientOptions extends IpcEndpointOptions {
+  /** The longest a direct query (`tag()` of an entity the mirror lacks) may take. Default: 2000. */
+  readonly requestTimeout?: number;
+  /** The stream is taken for dead after this long without a line (the server sends keep-alives). Default: 45000. */
+  readonly idleTimeout?: number;
+  /** The first reconnection delay; it doubles at each failed attempt. Default: 500. */
+  readonly initialRetryDelay?: number;
+  /** The longest reconnection delay. Default: 30000. */
+  readonly maxRetryDelay?: number;
+  /** The scheduler of the reconnection timers. Default: Node timers, `unref()`'d. */
+  readonly scheduler?: SchedulerLike;
+  /** Where disconnections and failed queries are reported (never the token). Default: `consoleLogger('warn')`. */
+  readonly logger?: Logger;
+}
+
+/**
+ * The client's connection to the server.
+ * - `created` / `stopped`: before `start()`, after `stop()`.
+ * - `connecting`: a stream is being opened (or its burst received); `attempt` counts failures since the last success.
+ * - `connected`: the mirror holds the server's store and follows it.
+ * - `disconnected`: the last attempt failed with `error`; the next one is in `retryInMs`.
+ */
+export type ClientConnectionState =
+  | { readonly status: 'created' | 'stopped' }
+  | { readonly status: 'connecting'; readonly attempt: number }
+  | { readonly status: 'connected'; readonly entities: number }
+  | { readonly status: 'disconnected'; readonly attempt: number; readonly retryInMs: number; readonly error: IpcError };
+
+/** The client's own counters. */
+export interface ClientTelemetry {
+  /** Streams opened successfully (up to their `synced` line). */
+  readonly connections: number;
+  /** Failed or ended connections. */
+  readonly disconnections: number;
+  /** Stream lines received (keep-alives included). */
+  readonly lines: number;
+  /** Queries sent to the server because the mirror lacked the entity, and how many failed. */
+  readonly directQueries: number;
+  readonly directQueryErrors: number;
+}
+
+/**
+ * A {@link Tagger} that answers from another process's tagger, through its IPC server: it keeps one
+ * event stream open and mirrors the server's store, reconnecting with exponential backoff.
+ */
+export interface TaggerClient extends Tagger {
+  /** The connection state now, then each change. Replays the current state to a new subscriber. */
+  readonly state$: Observable<ClientConnectionState>;
+  /** The connection state now. */
+  connection(): ClientConnectionState;
+  /** The server's entity list (with sources), asked directly (`GET /v1/entities`). */
+  entities$(prefixes?: readonly string[]): Observable<EntityListing[]>;
+  /** The client's own counters. */
+  clientTelemetry(): ClientTelemetry;
+}
+
+/**
+ * Creates a client of a tagstream IPC server: a {@link Tagger} with the interface of the local one.
+ * `start()` opens one event stream and mirrors the server's store; `tag()` and `tags$()` answer from
+ * the mirror, and ask the server directly for an entity the mirror lacks (the server then fetches it
+ * if it can). After a reconnection the first burst replaces the mirror, so no stale entity survives
+ * an outage; reconnections back off exponentially from `initialRetryDelay` to `maxRetryDelay`.
+ *
+ * Differences from a local tagger: `list()` has no sources (use `entities$()`), and `telemetry()`
+ * counts this client's queries and mirror (`fetches`, `fetchErrors` are the direct queries).
+ *
+ * @example
+ * ```ts
+ * const tagger = createTaggerClient({ socketPath: '/run/tagstream.sock', tokenFile: '/run/tagstream.sock.token' });
+ * tagger.start();
+ * tagger.state$.subscribe((s) => console.log('tagstream server:', s.status));
+ * console.log(await tagger.tag('container_id://3f4a', 'high'));
+ * ```
+ */
+export function createTaggerClient(options: TaggerClientOptions = {}): TaggerClient {
+  return new RemoteTagger(options);
+}
+
+class RemoteTagger implements TaggerClient {
+  private readonly endpoint: IpcEndpoint;
+  private readonly requestTimeout: number;
+  private readonly idleTimeout: number;
+  private readonly initialRetryDelay: number;
+  private readonly maxRetryDelay: number;
+  private readonly scheduler: SchedulerLike | undefined;
+  private readonly logger: Logger;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly mirror = createMirrorState();
+  private readonly counters: TelemetryCounters = createTelemetryCounters();
+  private readonly client = { connections: 0, disconnections: 0, lines: 0, directQueries: 0, directQueryErrors: 0 };
+  private readonly state = new BehaviorSubject<ClientConnectionState>({ status: 'created' });
+  private readonly changes$ = new Subject<MirrorChange>();
+  private readonly stopped$ = new Subject<void>();
+  private readonly byEntity = new KeyedListeners<string, MirrorChange>();
+  private subscription: Subscription | undefined;
+  private attempt = 0;
+  private status: 'created' | 'running' | 'stopped' = 'created';
+
+  readonly state$: Observable<ClientConnectionState>;
+
+  constructor(options: TaggerClientOptions) {
+    this.endpoint = resolveEndpoint(options);
+    this.requestTimeout = positive(options.requestTimeout, 2000, 'requestTimeout');
+    this.idleTimeout = positive(options.idleTimeout, 45_000, 'idleTimeout');
+    this.initialRetryDelay = positive(options.initialRetryDelay, 500, 'initialRetryDelay');
+    this.maxRetryDelay = positive(options.maxRetryDelay, 30_000, 'maxRetryDelay');
+    this.scheduler = options.scheduler;
+    this.logger = options.logger ?? consoleLogger('warn');
+    this.state$ = this.state.pipe(distinctUntilChanged());
+  }
+
+  start(): void {
+    if (this.status === 'running') return;
+    if (this.status === 'stopped') throw new TaggerNotRunningError('stopped');
+    this.status = 'running';
+    const path = eventsPath({ levels: true });
+    const connection$ = defer(() => {
+      this.apply({ type: 'connecting' });
+      this.state.next({ status: 'connecting', attempt: this.attempt });
+      return concat(
+        streamLines(this.endpoint, path, { idleTimeout: this.idleTimeout, unref: true }),
+        throwError(() => new IpcConnectionError(path, 'the server ended the stream')),
+      );
+    });
+    this.subscription = connection$
+      .pipe(
+        tap((line) => {
+          this.onLine(line);
+        }),
+        retry({
+          delay: (error: unknown) => {
+            this.client.disconnections += 1;
+            this.apply({ type: 'disconnected' });
+            this.attempt += 1;
+            const wait = Math.min(this.initialRetryDelay * 2 ** (this.attempt - 1), this.maxRetryDelay);
+            const failure = error instanceof IpcError ? error : new IpcConnectionError(path, String(error), { cause: error });
+            this.state.next({ status: 'disconnected', attempt: this.attempt, retryInMs: wait, error: failure });
+            this.logger.warn('tagstream server connection lost; reconnecting', { address: this.endpoint.address, attempt: this.attempt, delayMs: wait, error: failure.message });
+            return unrefTimer(wait, undefined, this.scheduler);
+          },
+        }),
+        takeUntil(this.stopped$),
+      )
+      .subscribe();
+  }
+
+  stop(): void {
+    if (this.status === 'stopped') return;
+    this.status = 'stopped';
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+    this.stopped$.next();
+    this.stopped$.complete();
+    this.byEntity.complete();
+    this.changes$.complete();
+    this.agent.destroy();
+    this.state.next({ status: 'stopped' });
+    this.state.complete();
+  }
+
+  connection(): ClientConnectionState {
+    return this.state.getValue();
+  }
+
+  clientTelemetry(): ClientTelemetry {
+    return { ...this.client };
+  }
+
+  tag(entity: string, cardinality: TagCardinality = 'low'): Promise<string[]> {
+    const invalid = this.checkQuery(entity, cardinality);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    if (this.mirror.entities.has(entity)) return Promise.resolve(this.answer(entity, cardinality));
+    return lastValueFrom(this.direct(entity, cardinality).pipe(map((tags) => this.count(cardinality, [...tags]))));
+  }
+
+  tags$(entity: string, cardinality: TagCardinality = 'low'): Observable<string[]> {
+    return defer(() => {
+      const invalid = this.checkQuery(entity, cardinality);
+      if (invalid !== undefined) return throwError(() => invalid);
+      const known = this.mirror.entities.has(entity);
+      return this.byEntity.observe(entity).pipe(
+        connect((changes$) => {
+          const fromMirror$ = changes$.pipe(map(() => readMirror(this.mirror, entity, cardinality)));
+          // An entity the mirror lacks is asked for directly; a change reaching the mirror first wins.
+          const first$ = known ? of(readMirror(this.mirror, entity, cardinality)) : this.direct(entity, cardinality).pipe(takeUntil(changes$));
+          return merge(first$, fromMirror$);
+        }),
+        distinctUntilChanged(sameArray),
+        map((tags) => this.count(cardinality, [...tags])),
+        takeUntil(this.stopped$),
+      );
+    });
+  }
+
+  events$(eventsFilter: TagEventsFilter = {}): Observable<TagEvent> {
+    const cardinality = eventsFilter.cardinality ?? 'low';
+    const prefixes = eventsFilter.prefix === undefined ? [] : typeof eventsFilter.prefix === 'string' ? [eventsFilter.prefix] : eventsFilter.prefix;
+    const matches = (entity: string): boolean => prefixes.length === 0 || prefixes.some((p) => entity.startsWith(p));
+    return defer(() => {
+      if (!isCardinality(cardinality)) return throwError(() => new InvalidCardinalityError(cardinality));
+      const burst: TagEvent[] = [];
+      for (const [entity, entry] of this.mirror.entities) {
+        if (matches(entity)) burst.push({ type: 'added', entity, tags: entry[cardinality] });
+      }
+      const live$ = this.changes$.pipe(
+        filter((change) => matches(change.entity)),
+        map((change) => toEvent(change, cardinality)),
+        filter((event): event is TagEvent => event !== undefined),
+      );
+      return concat(from(burst), live$);
+    });
+  }
+
+  storedTags(entity: string, cardinality: TagCardinality = 'low'): readonly string[] {
+    return readMirror(this.mirror, entity, cardinality);
+  }
+
+  list(): EntityListing[] {
+    return Array.from(this.mirror.entities, ([entity, tags]) => ({ entity, sources: [], tags }));
+  }
+
+  entities$(prefixes: readonly string[] = []): Observable<EntityListing[]> {
+    return getJson<EntitiesResponse>(this.endpoint, entitiesPath(prefixes), { timeout: this.requestTimeout, agent: this.agent }).pipe(
+      map((body) => [...body.entities]),
+    );
+  }
+
+  telemetry(): TaggerTelemetry {
+    const c = this.counters;
+    return {
+      ...c,
+      queries: { low: { ...c.queries.low }, orchestrator: { ...c.queries.orchestrator }, high: { ...c.queries.high } },
+      rejectedByReason: { ...c.rejectedByReason },
+      entities: this.mirror.entities.size,
+      entitiesBySource: {},
+      pendingDeletes: 0,
+      internedStrings: 0,
+      watchedEntities: this.byEntity.keys,
+    };
+  }
+
+  private onLine(line: StreamLine): void {
+    this.client.lines += 1;
+    switch (line.type) {
+      case 'keepalive':
+        return;
+      case 'synced':
+        this.apply({ type: 'synced' });
+        this.attempt = 0;
+        this.client.connections += 1;
+        this.state.next({ status: 'connected', entities: this.mirror.entities.size });
+        return;
+      default:
+        if (line.levels === undefined) throw new IpcConnectionError(eventsPath({ levels: true }), 'an event line without levels');
+        this.apply({ ...line, levels: line.levels });
+    }
+  }
+
+  private apply(input: MirrorInput): void {
+    const changes = reduceMirror(this.mirror, input);
+    for (const change of changes) {
+      this.byEntity.emit(change.entity, change);
+      this.changes$.next(change);
+    }
+  }
+
+  /** Asks the server for one entity; answers with the mirror's (empty) tags when the server cannot. */
+  private direct(entity: string, cardinality: TagCardinality): Observable<readonly string[]> {
+    return defer(() => {
+      this.client.directQueries += 1;
+      this.counters.fetches += 1;
+      return getJson<TagsResponse>(this.endpoint, tagsPath(entity, cardinality), { timeout: this.requestTimeout, agent: this.agent });
+    }).pipe(
+      map((body) => (Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [])),
+      catchError((error: unknown) => {
+        this.client.directQueryErrors += 1;
+        this.counters.fetchErrors += 1;
+        this.logger.warn('tagstream server query failed; answering with the mirror', {
+          address: this.endpoint.address,
+          entity,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return of(readMirror(this.mirror, entity, cardinality));
+      }),
+    );
+  }
+
+  private answer(entity: string, cardinality: TagCardinality): string[] {
+    return this.count(cardinality, [...readMirror(this.mirror, entity, cardinality)]);
+  }
+
+  private count(cardinality: TagCardinality, tags: string[]): string[] {
+    const counters = this.counters.queries[cardinality];
+    if (tags.length === 0) counters.empty += 1;
+    else counters.found += 1;
+    return tags;
+  }
+
+  private checkQuery(entity: string, cardinality: TagCardinality): Error | undefined {
+    if (!isCardinality(cardinality)) return new InvalidCardinalityError(cardinality);
+    if (typeof entity !== 'string' || !isEntityId(entity)) return new InvalidEntityIdError(entity, 'expected prefix://id');
+    if (this.status !== 'running') return new TaggerNotRunningError(this.status === 'created' ? 'created' : 'stopped');
+    return undefined;
+  }
+}
+
+function toEvent(change: MirrorChange, cardinality: TagCardinality): TagEvent | undefined {
+  if (change.after === undefined) return { type: 'deleted', entity: change.entity, tags: [] };
+  const tags = change.after[cardinality];
+  if (change.before === undefined) return { type: 'added', entity: change.entity, tags };
+  if (sameArray(change.before[cardinality], tags)) return undefined;
+  return { type: 'modified', entity: change.entity, tags };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new IpcOptionError(name, `must be a positive number of milliseconds, got ${String(value)}`);
+  return value;
+}

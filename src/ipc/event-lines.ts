@@ -1,0 +1,151 @@
+import {
+  type MonoTypeOperatorFunction,
+  type Observable,
+  type SchedulerLike,
+  Observable as RxObservable,
+  connect,
+  defer,
+  distinctUntilChanged,
+  endWith,
+  filter,
+  ignoreElements,
+  map,
+  merge,
+  takeUntil,
+  tap,
+} from 'rxjs';
+import type { TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
+import type { TagCardinality } from '../tagger/types.js';
+import { sameArray } from '../util/arrays.js';
+import type { EventLine, StreamLine } from './protocol.js';
+import { unrefTimer } from './unref-timer.js';
+
+/** What {@link eventLines} streams. */
+export interface EventLinesOptions {
+  /** The cardinality of the tags in each event (ignored with `levels`, which streams `high`). */
+  readonly cardinality: TagCardinality;
+  /** Only entities whose id starts with one of these; all when empty. */
+  readonly prefixes: readonly string[];
+  /** Stream at `high` with the number of low and orchestrator tags in each event (what mirrors need). */
+  readonly levels: boolean;
+  /** A `keepalive` line after this many idle milliseconds. */
+  readonly keepAliveInterval: number;
+  /** The scheduler of the keep-alive timer. Default: Node timers, `unref()`'d. */
+  readonly scheduler?: SchedulerLike;
+}
+
+const KEEPALIVE: StreamLine = Object.freeze({ type: 'keepalive' });
+
+/**
+ * A Tagger's events as protocol lines: the `added` burst of everything stored, one `synced` line,
+ * then each change, with a `keepalive` line whenever the stream is idle for `keepAliveInterval`.
+ * Completes when the tagger's events complete (the tagger stopped).
+ *
+ * The burst is what the tagger's `events$` emits while it is being subscribed to (synchronously,
+ * as the local tagger and the remote tagger both do).
+ *
+ * @example
+ * ```ts
+ * eventLines(tagger, { cardinality: 'low', prefixes: [], levels: false, keepAliveInterval: 15_000 })
+ *   .subscribe((line) => res.write(encodeLine(line)));
+ * ```
+ */
+export function eventLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions): Observable<StreamLine> {
+  const base: TagEventsFilter = options.prefixes.length === 0 ? {} : { prefix: options.prefixes };
+  const events$: Observable<EventLine> = options.levels
+    ? levelEvents(tagger, base)
+    : tagger.events$({ ...base, cardinality: options.cardinality }).pipe(map(plainLine));
+  return events$.pipe(markBurstEnd(), keepAlive(options.keepAliveInterval, options.scheduler));
+}
+
+function plainLine(event: TagEvent): EventLine {
+  return { type: event.type, entity: event.entity, tags: event.tags };
+}
+
+/**
+ * Events at `high` with levels. A change that moves tags between cardinalities without changing
+ * the `high` answer shows only in the `low` or `orchestrator` events, so those are followed too
+ * (their `modified` events only: `added` and `deleted` show at every cardinality); one change seen
+ * by several gives identical consecutive lines, and the repeats are dropped.
+ */
+function levelEvents(tagger: Pick<Tagger, 'events$' | 'storedTags'>, base: TagEventsFilter): Observable<EventLine> {
+  const withLevels = (event: TagEvent): EventLine => {
+    if (event.type === 'deleted') return { type: 'deleted', entity: event.entity, tags: [], levels: { low: 0, orchestrator: 0 } };
+    return {
+      type: event.type,
+      entity: event.entity,
+      tags: tagger.storedTags(event.entity, 'high'),
+      levels: { low: tagger.storedTags(event.entity, 'low').length, orchestrator: tagger.storedTags(event.entity, 'orchestrator').length },
+    };
+  };
+  const narrower$ = (cardinality: TagCardinality): Observable<TagEvent> =>
+    tagger.events$({ ...base, cardinality }).pipe(filter((event) => event.type === 'modified'));
+  return merge(tagger.events$({ ...base, cardinality: 'high' }), narrower$('low'), narrower$('orchestrator')).pipe(
+    map(withLevels),
+    distinctUntilChanged(sameLine),
+  );
+}
+
+function sameLine(a: EventLine, b: EventLine): boolean {
+  return (
+    a.type === b.type &&
+    a.entity === b.entity &&
+    sameArray(a.tags, b.tags) &&
+    a.levels?.low === b.levels?.low &&
+    a.levels?.orchestrator === b.levels?.orchestrator
+  );
+}
+
+/** Emits a `synced` line once the events emitted during subscription (the burst) are through. */
+function markBurstEnd(): (source: Observable<EventLine>) => Observable<StreamLine> {
+  // The end of a synchronous burst is a moment of the subscription itself, which no operator names.
+  return (source) =>
+    new RxObservable<StreamLine>((subscriber) => {
+      let burst: number | undefined = 0;
+      const subscription = source.subscribe({
+        next: (line) => {
+          if (burst !== undefined) burst += 1;
+          subscriber.next(line);
+        },
+        error: (error: unknown) => {
+          subscriber.error(error);
+        },
+        complete: () => {
+          subscriber.complete();
+        },
+      });
+      const entities = burst;
+      burst = undefined;
+      if (!subscriber.closed) subscriber.next({ type: 'synced', entities });
+      return subscription;
+    });
+}
+
+/**
+ * Adds a keep-alive line at each tick of `interval` during which no line went out (so an idle stream
+ * carries one every `interval` to `2 * interval`); ends with the source. A counter, not a timer reset
+ * per line: a busy stream costs nothing more.
+ */
+function keepAlive(interval: number, scheduler: SchedulerLike | undefined): MonoTypeOperatorFunction<StreamLine> {
+  return (source) =>
+    defer(() => {
+      let busy = true;
+      return source.pipe(
+        tap(() => (busy = true)),
+        connect((shared) =>
+          merge(
+            shared,
+            unrefTimer(interval, interval, scheduler).pipe(
+              filter(() => {
+                const idle = !busy;
+                busy = false;
+                return idle;
+              }),
+              map(() => KEEPALIVE),
+              takeUntil(shared.pipe(ignoreElements(), endWith(undefined))),
+            ),
+          ),
+        ),
+      );
+    });
+}

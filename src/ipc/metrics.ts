@@ -1,0 +1,118 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { TaggerTelemetry } from '../tagger/telemetry.js';
+import type { ServerTelemetry } from './server-telemetry.js';
+
+type TaggerCounterKey = {
+  [K in keyof TaggerTelemetry]: TaggerTelemetry[K] extends number ? K : never;
+}[keyof TaggerTelemetry];
+
+const TAGGER_GAUGES: readonly (readonly [string, TaggerCounterKey, string])[] = [
+  ['tagstream_tagger_entities', 'entities', 'Entities stored.'],
+  ['tagstream_tagger_pending_deletes', 'pendingDeletes', 'Entities whose delete waits for the next prune.'],
+  ['tagstream_tagger_interned_strings', 'internedStrings', 'Distinct interned tag strings.'],
+  ['tagstream_tagger_watched_entities', 'watchedEntities', 'Entities with at least one live tags$ subscriber.'],
+];
+
+const TAGGER_COUNTERS: readonly (readonly [string, TaggerCounterKey, string])[] = [
+  ['tagstream_tagger_updates_total', 'updates', 'TagInfo updates that changed the store.'],
+  ['tagstream_tagger_unchanged_updates_total', 'unchangedUpdates', 'TagInfo updates identical to what was stored.'],
+  ['tagstream_tagger_deletes_total', 'deletes', 'Deletes requested by collectors.'],
+  ['tagstream_tagger_prunes_total', 'prunes', 'Prunes run.'],
+  ['tagstream_tagger_pruned_entities_total', 'prunedEntities', 'Entities removed by prunes.'],
+  ['tagstream_tagger_fetches_total', 'fetches', 'Fetches on miss started.'],
+  ['tagstream_tagger_fetch_not_found_total', 'fetchNotFound', 'Fetches on miss that found nothing.'],
+  ['tagstream_tagger_fetch_errors_total', 'fetchErrors', 'Fetches on miss that failed.'],
+  ['tagstream_tagger_fetch_timeouts_total', 'fetchTimeouts', 'Fetches on miss cut by the fetch timeout.'],
+  ['tagstream_tagger_fetch_discarded_total', 'fetchDiscarded', 'Fetched TagInfo dropped because the entity was deleted meanwhile.'],
+  ['tagstream_tagger_negative_cache_hits_total', 'negativeCacheHits', 'Queries answered from the not-found memory.'],
+  ['tagstream_tagger_collector_errors_total', 'collectorErrors', 'Errors raised by collector streams.'],
+];
+
+type ServerNumberKey = {
+  [K in keyof ServerTelemetry]: ServerTelemetry[K] extends number ? K : never;
+}[keyof ServerTelemetry];
+
+const SERVER_COUNTERS: readonly (readonly [string, ServerNumberKey, string])[] = [
+  ['tagstream_ipc_unauthorized_total', 'unauthorized', 'Requests refused with 401.'],
+  ['tagstream_ipc_malformed_total', 'malformed', 'Connections closed before a request could be read (not HTTP, or over a size limit).'],
+  ['tagstream_ipc_streams_total', 'streams', 'Event streams opened.'],
+  ['tagstream_ipc_streams_refused_total', 'streamsRefused', 'Event streams refused with 429.'],
+  ['tagstream_ipc_streams_cut_total', 'streamsCut', 'Event streams cut because the reader fell too far behind.'],
+  ['tagstream_ipc_stream_lines_total', 'streamLines', 'Lines written to event streams.'],
+];
+
+/**
+ * A Prometheus registry (prom-client) of a tagger's telemetry and an IPC server's own counters,
+ * read at each scrape. Its own registry: nothing is added to prom-client's global one.
+ *
+ * @example
+ * ```ts
+ * const registry = ipcMetricsRegistry(() => tagger.telemetry(), () => server.telemetry());
+ * console.log(await registry.metrics());
+ * ```
+ */
+export function ipcMetricsRegistry(taggerTelemetry: () => TaggerTelemetry, serverTelemetry: () => ServerTelemetry): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+  for (const [name, key, help] of TAGGER_GAUGES) {
+    new Gauge({ name, help, registers, collect() { this.set(taggerTelemetry()[key]); } });
+  }
+  for (const [name, key, help] of TAGGER_COUNTERS) {
+    new Counter({ name, help, registers, collect() { setCounter(this, taggerTelemetry()[key]); } });
+  }
+  new Gauge({
+    name: 'tagstream_tagger_entities_by_source',
+    help: 'Entities each source holds tags for.',
+    labelNames: ['source'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [source, count] of Object.entries(taggerTelemetry().entitiesBySource)) this.set({ source }, count);
+    },
+  });
+  new Counter({
+    name: 'tagstream_tagger_queries_total',
+    help: 'Queries answered, by cardinality and outcome (found: at least one tag; empty: none).',
+    labelNames: ['cardinality', 'outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [cardinality, counts] of Object.entries(taggerTelemetry().queries)) {
+        this.inc({ cardinality, outcome: 'found' }, counts.found);
+        this.inc({ cardinality, outcome: 'empty' }, counts.empty);
+      }
+    },
+  });
+  new Counter({
+    name: 'tagstream_tagger_rejected_total',
+    help: 'TagInfo refused, by reason.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, count] of Object.entries(taggerTelemetry().rejectedByReason)) this.inc({ reason }, count);
+    },
+  });
+  for (const [name, key, help] of SERVER_COUNTERS) {
+    new Counter({ name, help, registers, collect() { setCounter(this, serverTelemetry()[key]); } });
+  }
+  new Gauge({ name: 'tagstream_ipc_open_streams', help: 'Event streams open now.', registers, collect() { this.set(serverTelemetry().openStreams); } });
+  new Counter({
+    name: 'tagstream_ipc_requests_total',
+    help: 'Requests answered, by route and HTTP status.',
+    labelNames: ['route', 'status'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [route, byStatus] of Object.entries(serverTelemetry().requests)) {
+        for (const [status, count] of Object.entries(byStatus)) this.inc({ route, status }, count);
+      }
+    },
+  });
+  return registry;
+}
+
+function setCounter(counter: Counter, value: number): void {
+  counter.reset();
+  counter.inc(value);
+}
