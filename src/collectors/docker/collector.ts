@@ -1,0 +1,402 @@
+import Docker from 'dockerode';
+import type Dockerode from 'dockerode';
+import {
+  BehaviorSubject,
+  EMPTY,
+  asyncScheduler,
+  catchError,
+  concat,
+  connect,
+  defer,
+  filter,
+  finalize,
+  from,
+  map,
+  merge,
+  mergeMap,
+  of,
+  retry,
+  share,
+  tap,
+  throwError,
+  timer,
+} from 'rxjs';
+import type { Observable, SchedulerLike } from 'rxjs';
+import { EntityIdPrefix, containerId } from '../../tagger/entity-id.js';
+import { tagInfo } from '../../tagger/stream-collector.js';
+import { SourcePriority } from '../../tagger/types.js';
+import type { Collector, TagInfo } from '../../tagger/types.js';
+import { silentLogger } from '../../util/logger.js';
+import type { Logger } from '../../util/logger.js';
+import { isImageId } from '../shared/image-reference.js';
+import type { MetadataAsTags } from '../shared/metadata-as-tags.js';
+import { parseContainerEvent } from './container-event.js';
+import { DockerCollectorError, DockerCollectorOptionError } from './errors.js';
+import { openEventStream } from './event-stream.js';
+import type { EventStreamItem } from './event-stream.js';
+import { extractDockerTags } from './extract.js';
+import type { DockerExtractOptions, DockerImageNames } from './extract.js';
+import { imageNameCache } from './image-names.js';
+import { createReconcileState, isCurrentInspect, reconcile } from './reconcile.js';
+import type { ReconcileInput, ReconcileOutput, ReconcileState } from './reconcile.js';
+
+/**
+ * The part of a dockerode client the collector uses; a `new Docker(...)` is one.
+ *
+ * @example
+ * ```ts
+ * const docker: DockerClient = new Docker({ socketPath: '/var/run/docker.sock' });
+ * ```
+ */
+export type DockerClient = Pick<Dockerode, 'listContainers' | 'getContainer' | 'getImage' | 'getEvents'>;
+
+/**
+ * The delays between reconnection attempts: `base` first, doubling up to `max` (ms).
+ *
+ * @example
+ * ```ts
+ * const delay: DockerReconnectDelay = { base: 250, max: 10_000 };
+ * ```
+ */
+export interface DockerReconnectDelay {
+  /** The first delay, in ms. Default 500. */
+  readonly base?: number;
+  /** The longest delay, in ms. Default 30 000. */
+  readonly max?: number;
+}
+
+/**
+ * Options of {@link dockerCollector}.
+ *
+ * @example
+ * ```ts
+ * const options: DockerCollectorOptions = {
+ *   docker: new Docker({ socketPath: '/run/docker.sock' }),
+ *   labelsAsTags: { 'com.example.team': 'team' },
+ *   inspectConcurrency: 16,
+ * };
+ * ```
+ */
+export interface DockerCollectorOptions {
+  /** The dockerode client. Default `new Docker()`: `DOCKER_HOST`, or the default socket. */
+  readonly docker?: DockerClient;
+  /** Label name -> tag name (see `extractDockerTags`). */
+  readonly labelsAsTags?: MetadataAsTags;
+  /** Environment variable name -> tag name (see `extractDockerTags`). */
+  readonly envAsTags?: MetadataAsTags;
+  /** The most container inspects in flight. Default 8. */
+  readonly inspectConcurrency?: number;
+  /** The backoff between reconnection attempts. Default `{ base: 500, max: 30_000 }`. */
+  readonly reconnectDelay?: DockerReconnectDelay;
+  /** The most image ids whose names are kept. Default 256. */
+  readonly imageCacheSize?: number;
+  /** The source written into every TagInfo. Default 'docker'. */
+  readonly source?: string;
+  /** The scheduler of the reconnection delays. Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Where connections, failures and malformed input are reported. Default: silent. */
+  readonly logger?: Logger;
+}
+
+/**
+ * The collector's connection to the daemon: `idle` while nobody subscribes, `connecting` while the
+ * event stream opens and the running containers are listed, `connected` while it follows events,
+ * `retrying` while it waits `delayMs` before attempt `attempt`, having lost the daemon for `reason`.
+ *
+ * @example
+ * ```ts
+ * docker.state$.subscribe((state) => {
+ *   if (state.status === 'retrying') console.warn(`docker: ${state.reason.message}; retry in ${state.delayMs} ms`);
+ * });
+ * ```
+ */
+export type DockerConnectionState =
+  | { readonly status: 'idle' }
+  | { readonly status: 'connecting'; readonly attempt: number }
+  | { readonly status: 'connected'; readonly containers: number }
+  | { readonly status: 'retrying'; readonly attempt: number; readonly delayMs: number; readonly reason: DockerCollectorError };
+
+/**
+ * What the Docker collector has done since it was created.
+ *
+ * @example
+ * ```ts
+ * const { events, inspects, inspectErrors, reconnects }: DockerCollectorCounters = docker.counters;
+ * ```
+ */
+export interface DockerCollectorCounters {
+  /** Container events received (start, die, destroy, rename). */
+  readonly events: number;
+  /** Event stream lines that were not JSON; skipped. */
+  readonly malformedEvents: number;
+  /** Container inspects sent (by the stream and by `fetch`). */
+  readonly inspects: number;
+  /** Container inspects that failed for another reason than "not found". */
+  readonly inspectErrors: number;
+  /** Image inspects sent to name containers created from an image id. */
+  readonly imageInspects: number;
+  /** Reconnection attempts after the daemon went away. */
+  readonly reconnects: number;
+  /** Deletes sent for containers a relist no longer showed. */
+  readonly vanished: number;
+}
+
+/**
+ * The Docker collector: a stream {@link Collector} with `fetch`, its connection state and counters.
+ *
+ * @example
+ * ```ts
+ * const docker: DockerCollector = dockerCollector();
+ * const tagger = createTagger({ collectors: [docker] });
+ * ```
+ */
+export interface DockerCollector extends Collector {
+  readonly mode: 'stream';
+  readonly tagInfo$: Observable<TagInfo>;
+  readonly fetch: (entity: string) => Observable<TagInfo>;
+  /** The connection state now, then each change. */
+  readonly state$: Observable<DockerConnectionState>;
+  /** The connection state now. */
+  readonly state: DockerConnectionState;
+  /** A snapshot of the counters. */
+  readonly counters: DockerCollectorCounters;
+}
+
+type EmitOutput = Extract<ReconcileOutput, { type: 'emit' }>;
+type InspectOutput = Extract<ReconcileOutput, { type: 'inspect' }>;
+
+const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
+
+function statusCode(error: unknown): number | undefined {
+  const code = typeof error === 'object' && error !== null ? (error as { statusCode?: unknown }).statusCode : undefined;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** The underlying error of a DockerCollectorError (the daemon's or the socket's), for logs. */
+function causeOf(error: unknown): unknown {
+  return error instanceof DockerCollectorError && error.cause !== undefined ? error.cause : error;
+}
+
+function positive(option: string, value: number, integer: boolean): number {
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new DockerCollectorOptionError(option, value, integer ? 'a positive integer' : 'a positive number of milliseconds');
+  }
+  return value;
+}
+
+/**
+ * The Docker collector, in stream mode: on subscription it opens the daemon's event stream,
+ * lists the running containers and inspects each (at most `inspectConcurrency` at once), then
+ * follows container events — `start` and `rename` inspect the container and emit its TagInfo,
+ * `die` and `destroy` emit `deleteEntity`. Events that arrive while the list is answered are
+ * kept and win over it for their containers; a later event for a container makes its pending
+ * inspect stale, so an old answer never overwrites a newer one.
+ *
+ * `tagInfo$` is hot and shared: one event stream however many subscribers; one that joins
+ * late first receives the TagInfo of every container known. When the daemon goes away, it
+ * reconnects with exponential backoff (`reconnectDelay`), asks for the events since the last one
+ * it saw, relists, and emits `deleteEntity` for every container that vanished meanwhile and tags
+ * for every one that appeared. It never errors. When the last subscriber leaves, the connection
+ * closes and what was known is forgotten.
+ *
+ * `fetch(entity)` inspects one container: its TagInfo when it runs, nothing when it does not
+ * exist, is stopped or the entity is not a container id; it fails with a
+ * {@link DockerCollectorError} when the daemon cannot answer. Throws
+ * {@link DockerCollectorOptionError} for an option out of range.
+ *
+ * @example
+ * ```ts
+ * const docker = dockerCollector({ labelsAsTags: { 'com.example.team': 'team' }, logger: consoleLogger('info') });
+ * const tagger = createTagger({ collectors: [docker] });
+ * tagger.start();
+ * docker.state$.subscribe((state) => console.log('docker', state.status));
+ * tagger.tags$(containerId(id), 'high').subscribe((tags) => console.log(tags));
+ * ```
+ */
+export function dockerCollector(options: DockerCollectorOptions = {}): DockerCollector {
+  const source = options.source ?? 'docker';
+  const logger = options.logger ?? silentLogger;
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const concurrency = positive('inspectConcurrency', options.inspectConcurrency ?? 8, true);
+  const baseDelay = positive('reconnectDelay.base', options.reconnectDelay?.base ?? 500, false);
+  const maxDelay = positive('reconnectDelay.max', options.reconnectDelay?.max ?? 30_000, false);
+  if (maxDelay < baseDelay) throw new DockerCollectorOptionError('reconnectDelay.max', maxDelay, `at least reconnectDelay.base (${baseDelay})`);
+  const imageCacheSize = positive('imageCacheSize', options.imageCacheSize ?? 256, true);
+  const docker: DockerClient = options.docker ?? new Docker();
+  const images = imageNameCache(docker, { maxEntries: imageCacheSize });
+  const extractOptions = {
+    logger,
+    ...(options.labelsAsTags === undefined ? {} : { labelsAsTags: options.labelsAsTags }),
+    ...(options.envAsTags === undefined ? {} : { envAsTags: options.envAsTags }),
+  } satisfies DockerExtractOptions;
+
+  const counters = { events: 0, malformedEvents: 0, inspects: 0, inspectErrors: 0, reconnects: 0, vanished: 0 };
+  const state$ = new BehaviorSubject<DockerConnectionState>({ status: 'idle' });
+  const setState = (state: DockerConnectionState): void => {
+    state$.next(state);
+  };
+
+  /** The running container's TagInfo; `undefined` when it does not exist or is not running. */
+  const inspectTags$ = (id: string): Observable<TagInfo | undefined> =>
+    defer(() => {
+      counters.inspects += 1;
+      // Not aborted when unsubscribed: an inspect is short and a late answer is dropped (see
+      // `isCurrentInspect`); passing an abort signal makes every dockerode request dearer.
+      return docker.getContainer(id).inspect();
+    }).pipe(
+      catchError((error: unknown) => {
+        if (statusCode(error) === 404) return of(undefined);
+        counters.inspectErrors += 1;
+        return throwError(() => new DockerCollectorError('inspect-failed', `could not inspect container ${id}`, id, { cause: error }));
+      }),
+      mergeMap((inspect) => {
+        if (inspect?.State.Running !== true) return of(undefined);
+        const configImage = inspect.Config.Image;
+        const image$: Observable<DockerImageNames | undefined> = isImageId(configImage) ? images.resolve(configImage) : of(undefined);
+        return image$.pipe(
+          map((image) => {
+            const tags = extractDockerTags(inspect, image === undefined ? extractOptions : { ...extractOptions, image });
+            return tagInfo({ entity: containerId(inspect.Id), source, low: tags.low, orchestrator: tags.orchestrator, high: tags.high });
+          }),
+        );
+      }),
+    );
+
+  // Per shared subscription: the reconciler state, the reconnection attempt, where to resume events.
+  let current: ReconcileState | undefined;
+  let attempt = 0;
+  let lastEventTime: number | undefined;
+  let lastOpenTime: number | undefined;
+
+  const runInspect = (state: ReconcileState, id: string, seq: number): Observable<ReconcileOutput> =>
+    defer(() => (isCurrentInspect(state, id, seq) ? inspectTags$(id) : EMPTY)).pipe(
+      map((info): ReconcileInput => ({ type: 'inspected', id, seq, info })),
+      catchError((error: unknown) => {
+        logger.warn('docker: inspect failed; the container keeps what it had', { containerId: id, error: describe(causeOf(error)) });
+        return of<ReconcileInput>({ type: 'inspectFailed', id, seq });
+      }),
+      mergeMap((input) => from(reconcile(state, input))),
+    );
+
+  const list$ = defer(() => docker.listContainers()).pipe(
+    catchError((error: unknown) =>
+      throwError(() => new DockerCollectorError('list-failed', 'could not list the running containers', undefined, { cause: error })),
+    ),
+    map((containers): ReconcileInput => ({ type: 'listed', ids: containers.map((c) => c.Id) })),
+  );
+
+  const toInputs = (item: EventStreamItem): Observable<ReconcileInput> => {
+    switch (item.type) {
+      case 'open':
+        lastOpenTime = item.daemonTime ?? lastOpenTime;
+        return concat(of<ReconcileInput>({ type: 'connected' }), list$);
+      case 'malformed':
+        counters.malformedEvents += 1;
+        logger.warn('docker: skipped an event stream line that is not JSON', { line: item.line.slice(0, 200) });
+        return EMPTY;
+      case 'message': {
+        const event = parseContainerEvent(item.value);
+        if (event === undefined) return EMPTY;
+        counters.events += 1;
+        if (event.time > 0) lastEventTime = Math.max(lastEventTime ?? 0, event.time);
+        return of<ReconcileInput>({ type: 'event', action: event.action, id: event.id });
+      }
+    }
+  };
+
+  /** One connection: open the events, list, inspect; errors when the daemon goes away. */
+  const session$ = (state: ReconcileState): Observable<ReconcileOutput> =>
+    defer(() => {
+      setState({ status: 'connecting', attempt });
+      return openEventStream(docker, lastEventTime ?? lastOpenTime).pipe(
+        mergeMap(toInputs),
+        mergeMap((input) => {
+          const outputs = reconcile(state, input);
+          if (input.type === 'listed') {
+            attempt = 0;
+            setState({ status: 'connected', containers: input.ids.length });
+            logger.info('docker: connected', { containers: input.ids.length });
+          }
+          return from(outputs);
+        }),
+        connect((outputs$) =>
+          merge(
+            outputs$.pipe(filter((output): output is EmitOutput => output.type === 'emit')),
+            outputs$.pipe(
+              filter((output): output is InspectOutput => output.type === 'inspect'),
+              mergeMap((output) => runInspect(state, output.id, output.seq), concurrency),
+            ),
+          ),
+        ),
+      );
+    });
+
+  const shared$: Observable<TagInfo> = defer(() => {
+    const state = createReconcileState(source);
+    current = state;
+    attempt = 0;
+    lastEventTime = undefined;
+    lastOpenTime = undefined;
+    return session$(state).pipe(
+      retry({
+        delay: (error: unknown) => {
+          const reason =
+            error instanceof DockerCollectorError
+              ? error
+              : new DockerCollectorError('events-ended', `unexpected failure: ${describe(error)}`, undefined, { cause: error });
+          attempt += 1;
+          counters.reconnects += 1;
+          const delayMs = Math.min(baseDelay * 2 ** (attempt - 1), maxDelay);
+          setState({ status: 'retrying', attempt, delayMs, reason });
+          logger.warn('docker: lost the daemon; reconnecting', { attempt, delayMs, reason: reason.reason, error: describe(causeOf(reason)) });
+          return timer(delayMs, scheduler);
+        },
+      }),
+      tap((output) => {
+        if (output.type === 'emit' && output.reason === 'vanished') counters.vanished += 1;
+      }),
+      map((output) => (output.type === 'emit' ? output.info : undefined)),
+      filter((info): info is TagInfo => info !== undefined),
+      finalize(() => {
+        current = undefined;
+        setState({ status: 'idle' });
+      }),
+    );
+  }).pipe(share());
+
+  const tagInfo$ = defer(() => {
+    const known = current === undefined ? [] : [...current.known.values()];
+    return known.length === 0 ? shared$ : concat(from(known), shared$);
+  });
+
+  const fetch = (entity: string): Observable<TagInfo> =>
+    defer(() => {
+      const id = entity.startsWith(CONTAINER_PREFIX) ? entity.slice(CONTAINER_PREFIX.length) : '';
+      if (id.length === 0) return EMPTY;
+      return inspectTags$(id).pipe(
+        filter((info): info is TagInfo => info !== undefined),
+        tap(() => {
+          if (current !== undefined) reconcile(current, { type: 'fetched', id });
+        }),
+      );
+    });
+
+  return {
+    source,
+    priority: SourcePriority.NodeRuntime,
+    mode: 'stream',
+    tagInfo$,
+    fetch,
+    state$: state$.asObservable(),
+    get state(): DockerConnectionState {
+      return state$.getValue();
+    },
+    get counters(): DockerCollectorCounters {
+      return Object.freeze({ ...counters, imageInspects: images.requests });
+    },
+  };
+}
