@@ -1,0 +1,391 @@
+import { Etcd3, EtcdLeaseInvalidError, type IOptions, type Lease } from 'etcd3';
+import { Observable, Subject, defer } from 'rxjs';
+import { silentLogger, type Logger } from '../util/logger.js';
+import type { KvBackend, KvCloseOptions, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
+import { KvCompactedError, KvConflictError, KvLeaseLostError, KvUnavailableError, type KvOperation, describeCause } from './errors.js';
+
+/** Options of {@link etcdBackend}. Durations are in milliseconds. */
+export interface EtcdBackendOptions {
+  /** The etcd endpoints, e.g. `'http://127.0.0.1:2379'`. Required unless `client` is given. */
+  readonly hosts?: string | readonly string[];
+  /** An etcd3 client to use instead of making one; it is not closed by `close()`. */
+  readonly client?: Etcd3;
+  /** The session lease's time to live; rounded up to whole seconds (etcd's unit), at least 1 s. Default: 15000. */
+  readonly leaseTtl?: number;
+  /** The longest a unary call (get, list, put, delete, txn, lease grant) may take. Default: 5000. */
+  readonly callTimeout?: number;
+  /** How many keys one page of a list reads. Default: 1000. */
+  readonly listPageSize?: number;
+  /** The first delay before a failed re-attach after a lost lease is tried again; doubles up to 10 s. Default: 250. */
+  readonly retryDelay?: number;
+  /**
+   * The longest wait between two reconnect attempts of the connection and of the watches, once
+   * etcd is unreachable (they start at 100 ms and double). Default: 5000. etcd3's own default
+   * lets a watch wait up to 30 s after etcd is back.
+   */
+  readonly maxReconnectDelay?: number;
+  /** More etcd3 client options (credentials, auth, gRPC options, fault handling). */
+  readonly etcd3?: Omit<IOptions, 'hosts'>;
+  /** Where lease losses and re-attach failures are reported. Default: silent. */
+  readonly logger?: Logger;
+}
+
+/**
+ * A {@link KvBackend} over etcd v3 (the etcd3 client). Import it from `tagstream/kvstore/etcd`, so
+ * that `tagstream/kvstore` alone never loads etcd3.
+ *
+ * - Watches resume from their last revision after a reconnect (etcd3 does that); a watch past a
+ *   compaction fails with `KvCompactedError`, and the shared store lists again.
+ * - One session lease per backend, kept alive by etcd3. When it is lost (expired during an
+ *   outage, revoked), `session$` says so, a new lease is granted and every key this backend wrote
+ *   with `{ lease: true }` is written again under it, retrying until it succeeds.
+ * - Lists are read in pages at one revision, so a large prefix is one consistent snapshot.
+ *
+ * @example
+ * ```ts
+ * import { etcdBackend } from 'tagstream/kvstore/etcd';
+ * const backend = etcdBackend({ hosts: 'http://127.0.0.1:2379', leaseTtl: 15_000 });
+ * const store = await joinSharedStore({ prefix: 'nodes', codec, backend });
+ * ```
+ */
+export function etcdBackend(options: EtcdBackendOptions): EtcdBackend {
+  return new EtcdBackend(options);
+}
+
+/**
+ * The backend {@link etcdBackend} returns: a {@link KvBackend} with its etcd3 client at hand (for
+ * what the port does not say, such as compaction).
+ *
+ * @example
+ * ```ts
+ * const backend = etcdBackend({ hosts: 'http://127.0.0.1:2379' });
+ * await backend.client.kv.compact({ revision: 1000 });
+ * ```
+ */
+export class EtcdBackend implements KvBackend {
+  readonly kind = 'etcd';
+  readonly session$: Observable<KvSessionEvent>;
+  /** The etcd3 client this backend calls. */
+  readonly client: Etcd3;
+  private readonly ownsClient: boolean;
+  private readonly ttlSeconds: number;
+  private readonly pageSize: number;
+  private readonly retryDelay: number;
+  private readonly logger: Logger;
+  private readonly sessionEvents$ = new Subject<KvSessionEvent>();
+  /** The keys written with the session lease, to write again under a new one. */
+  private readonly leased = new Map<string, string>();
+  private lease: Lease | undefined;
+  private leaseId: Promise<string> | undefined;
+  private grantedId: string | undefined;
+  private reattaching = false;
+  private closed = false;
+
+  constructor(options: EtcdBackendOptions) {
+    const ttl = options.leaseTtl ?? 15_000;
+    if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`leaseTtl must be a positive number of ms, got ${String(ttl)}`);
+    this.ttlSeconds = Math.max(1, Math.ceil(ttl / 1000));
+    this.pageSize = options.listPageSize ?? 1000;
+    this.retryDelay = options.retryDelay ?? 250;
+    this.logger = options.logger ?? silentLogger;
+    const callTimeout = options.callTimeout ?? 5000;
+    if (options.client !== undefined) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      if (options.hosts === undefined || options.hosts.length === 0) throw new RangeError('etcdBackend needs hosts (or a client)');
+      const maxDelay = options.maxReconnectDelay ?? 5000;
+      this.client = new Etcd3({
+        dialTimeout: callTimeout,
+        defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + callTimeout) }),
+        grpcOptions: { 'grpc.initial_reconnect_backoff_ms': Math.min(100, maxDelay), 'grpc.max_reconnect_backoff_ms': maxDelay },
+        faultHandling: { watchBackoff: doublingBackoff(Math.min(100, maxDelay), maxDelay) },
+        ...options.etcd3,
+        hosts: typeof options.hosts === 'string' ? options.hosts : [...options.hosts],
+      });
+      this.ownsClient = true;
+    }
+    this.session$ = this.sessionEvents$.asObservable();
+  }
+
+  get(key: string): Observable<KvEntry | undefined> {
+    return this.call('get', key, async () => {
+      const response = await this.client.get(key).exec();
+      const kv = response.kvs[0];
+      return kv === undefined ? undefined : toEntry(kv);
+    });
+  }
+
+  list(prefix: string): Observable<KvListing> {
+    return this.call('list', prefix, async () => {
+      const end = prefixEnd(Buffer.from(prefix));
+      const entries: KvEntry[] = [];
+      let start = Buffer.from(prefix);
+      let revision: number | undefined;
+      for (;;) {
+        const response = await this.client.kv.range({
+          key: start,
+          range_end: end,
+          limit: this.pageSize,
+          ...(revision === undefined ? {} : { revision }),
+        });
+        revision ??= Number(response.header.revision);
+        for (const kv of response.kvs) entries.push(toEntry(kv));
+        const last = response.kvs[response.kvs.length - 1];
+        if (!response.more || last === undefined) break;
+        start = Buffer.concat([last.key, Buffer.from([0])]);
+      }
+      return { entries, revision };
+    });
+  }
+
+  put(key: string, value: string, options: KvPutOptions = {}): Observable<KvWriteResult> {
+    return this.call('put', key, async () => {
+      if (options.lease !== true) {
+        this.leased.delete(key);
+        const response = await this.client.put(key).value(value).exec();
+        return { revision: Number(response.header.revision), changed: true };
+      }
+      const response = await this.withLease(key, (lease) => this.client.put(key).value(value).lease(lease).exec());
+      this.leased.set(key, value);
+      return { revision: Number(response.header.revision), changed: true };
+    });
+  }
+
+  putIfDifferent(key: string, value: string, options: KvPutOptions = {}): Observable<KvWriteResult> {
+    return this.call('putIfDifferent', key, async () => {
+      const txn = (lease: string) =>
+        this.client
+          .if(key, 'Value', '==', value)
+          .and(key, 'Lease', '==', lease)
+          .else(lease === '0' ? this.client.put(key).value(value) : this.client.put(key).value(value).lease(lease))
+          .commit();
+      const response = options.lease === true ? await this.withLease(key, txn) : await txn('0');
+      if (options.lease === true) this.leased.set(key, value);
+      else this.leased.delete(key);
+      return { revision: Number(response.header.revision), changed: !response.succeeded };
+    });
+  }
+
+  compareAndPut(key: string, value: string, expectedModRevision: number, options: KvPutOptions = {}): Observable<KvWriteResult> {
+    return this.call('compareAndPut', key, async () => {
+      const txn = (lease: string) =>
+        this.client
+          .if(key, 'Mod', '==', expectedModRevision)
+          .then(lease === '0' ? this.client.put(key).value(value) : this.client.put(key).value(value).lease(lease))
+          .else(this.client.get(key))
+          .commit();
+      const response = options.lease === true ? await this.withLease(key, txn) : await txn('0');
+      if (!response.succeeded) {
+        const actual = response.responses[0]?.response_range.kvs[0]?.mod_revision;
+        throw new KvConflictError(key, expectedModRevision, actual === undefined ? undefined : Number(actual));
+      }
+      if (options.lease === true) this.leased.set(key, value);
+      return { revision: Number(response.header.revision), changed: true };
+    });
+  }
+
+  delete(key: string): Observable<KvWriteResult> {
+    return this.call('delete', key, async () => {
+      this.leased.delete(key);
+      const response = await this.client.delete().key(key).exec();
+      return { revision: Number(response.header.revision), changed: Number(response.deleted) > 0 };
+    });
+  }
+
+  watch(prefix: string, fromRevision: number): Observable<KvWatchEvent> {
+    return new Observable<KvWatchEvent>((subscriber) => {
+      if (this.closed) {
+        subscriber.error(new KvUnavailableError('watch', prefix, { reason: 'the backend is closed' }));
+        return undefined;
+      }
+      const watcher = this.client.watch().prefix(prefix).startRevision(String(fromRevision)).watcher();
+      watcher.on('put', (kv) => {
+        subscriber.next({ type: 'put', key: kv.key.toString(), value: kv.value.toString(), revision: Number(kv.mod_revision) });
+      });
+      watcher.on('delete', (kv) => {
+        subscriber.next({ type: 'delete', key: kv.key.toString(), revision: Number(kv.mod_revision) });
+      });
+      watcher.on('error', (error) => {
+        subscriber.error(
+          /compact/i.test(error.message) || /^Watcher canceled: ?$/.test(error.message)
+            ? new KvCompactedError(prefix, fromRevision, undefined, { cause: error })
+            : new KvUnavailableError('watch', prefix, { cause: error }),
+        );
+      });
+      watcher.on('end', () => {
+        subscriber.complete();
+      });
+      return () => {
+        watcher.removeAllListeners();
+        // Keep a listener so that a late error from the cancelled watcher is not an unhandled 'error' event.
+        watcher.on('error', () => undefined);
+        watcher.cancel().catch((error: unknown) => {
+          this.logger.debug('cancelling an etcd watch failed', { prefix, error: describeCause(error) });
+        });
+      };
+    });
+  }
+
+  close(options: KvCloseOptions = {}): Observable<void> {
+    return defer(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      const lease = this.lease;
+      this.lease = undefined;
+      this.leaseId = undefined;
+      this.sessionEvents$.complete();
+      try {
+        if (lease !== undefined) {
+          if (options.revoke === true) await lease.revoke();
+          else lease.release();
+        }
+      } catch (error: unknown) {
+        throw new KvUnavailableError('close', undefined, { cause: error });
+      } finally {
+        if (this.ownsClient) this.client.close();
+      }
+    });
+  }
+
+  /** Runs `write` with the session lease; if etcd says the lease is gone, replaces it and runs it once more. */
+  private async withLease<T>(key: string, write: (lease: string) => Promise<T>): Promise<T> {
+    const lease = await this.ensureLease();
+    try {
+      return await write(lease);
+    } catch (error: unknown) {
+      if (!(error instanceof EtcdLeaseInvalidError)) throw error;
+      this.onLost(this.lease, error, lease);
+      try {
+        return await write(await this.ensureLease());
+      } catch (again: unknown) {
+        if (again instanceof EtcdLeaseInvalidError) throw new KvLeaseLostError(lease, { cause: again });
+        throw again;
+      }
+    }
+  }
+
+  /** The session lease's id, granted (and kept alive by etcd3) on first use. */
+  private ensureLease(): Promise<string> {
+    if (this.closed) return Promise.reject(new KvUnavailableError('lease', undefined, { reason: 'the backend is closed' }));
+    if (this.leaseId !== undefined) return this.leaseId;
+    const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
+    this.lease = lease;
+    lease.on('lost', (error) => {
+      this.onLost(lease, error, undefined);
+    });
+    const id = lease.grant().then(
+      (granted) => {
+        if (this.lease === lease) {
+          this.grantedId = granted;
+          this.sessionEvents$.next({ type: 'granted', lease: granted });
+        }
+        return granted;
+      },
+      (error: unknown) => {
+        if (this.lease === lease) {
+          this.lease = undefined;
+          this.leaseId = undefined;
+        }
+        throw new KvUnavailableError('lease', undefined, { cause: error });
+      },
+    );
+    this.leaseId = id;
+    return id;
+  }
+
+  private onLost(lease: Lease | undefined, error: Error, knownId: string | undefined): void {
+    if (lease === undefined || lease !== this.lease || this.closed) return;
+    const id = this.grantedId ?? knownId;
+    this.lease = undefined;
+    this.leaseId = undefined;
+    this.grantedId = undefined;
+    lease.release();
+    if (id === undefined) return; // the grant itself failed: nothing was bound to it
+    const lost = new KvLeaseLostError(id, { cause: error });
+    this.logger.warn('etcd session lease lost; granting a new one', { lease: id, error: describeCause(error) });
+    this.sessionEvents$.next({ type: 'lost', lease: id, error: lost });
+    void this.reattach();
+  }
+
+  /** Writes every leased key again under a new lease, retrying with backoff until it works or the backend closes. */
+  private async reattach(): Promise<void> {
+    if (this.reattaching) return;
+    this.reattaching = true;
+    let delay = this.retryDelay;
+    try {
+      while (!this.closed && this.leased.size > 0) {
+        try {
+          const lease = await this.ensureLease();
+          for (const [key, value] of [...this.leased]) {
+            if (this.isClosed()) return;
+            await this.client.put(key).value(value).lease(lease).exec();
+          }
+          if (this.leaseId !== undefined && (await this.leaseId) === lease) return;
+        } catch (error: unknown) {
+          if (error instanceof EtcdLeaseInvalidError) this.onLost(this.lease, error, undefined);
+          this.logger.warn('re-attaching keys to a new etcd lease failed; retrying', { keys: this.leased.size, delayMs: delay, error: describeCause(error) });
+          await sleep(delay);
+          delay = Math.min(delay * 2, 10_000);
+        }
+      }
+    } finally {
+      this.reattaching = false;
+    }
+  }
+
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
+  private call<T>(operation: KvOperation, key: string, run: () => Promise<T>): Observable<T> {
+    return defer(async () => {
+      if (this.closed) throw new KvUnavailableError(operation, key, { reason: 'the backend is closed' });
+      try {
+        return await run();
+      } catch (error: unknown) {
+        throw toKvError(operation, key, error);
+      }
+    });
+  }
+}
+
+function toKvError(operation: KvOperation, key: string, error: unknown): Error {
+  if (error instanceof KvConflictError || error instanceof KvLeaseLostError || error instanceof KvUnavailableError) return error;
+  return new KvUnavailableError(operation, key, { cause: error });
+}
+
+function toEntry(kv: { key: Buffer; value: Buffer; mod_revision: string; lease: string }): KvEntry {
+  const entry = { key: kv.key.toString(), value: kv.value.toString(), modRevision: Number(kv.mod_revision) };
+  return kv.lease === '0' || kv.lease === '' ? entry : { ...entry, lease: kv.lease };
+}
+
+/** The smallest key after every key that starts with `prefix` (etcd's range_end for a prefix). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    const byte = end[i] ?? 0;
+    if (byte < 0xff) {
+      end[i] = byte + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** A backoff in etcd3's (cockatiel's) shape: `duration`, then `next()` doubles it up to `max`. */
+interface Backoff {
+  readonly duration: number;
+  next(): Backoff;
+}
+
+function doublingBackoff(duration: number, max: number): Backoff {
+  return { duration, next: () => doublingBackoff(Math.min(duration * 2, max), max) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
+}
+

@@ -1,0 +1,145 @@
+/**
+ * Starts a private etcd (Debian package `etcd-server`) for the suites that need a real one: a
+ * single member on free loopback ports, in a temporary data directory, stopped by the suite.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface EtcdServer {
+  /** The client URL, e.g. `http://127.0.0.1:41234`. */
+  readonly endpoint: string;
+  /** Stops etcd (SIGTERM) and waits for it to exit; the data directory stays, for `start()`. */
+  halt(): Promise<void>;
+  /** Starts it again after `halt()` or `kill()`, on the same ports and data. */
+  start(): Promise<void>;
+  /** Stops it and starts it again (same ports, same data). */
+  restart(): Promise<void>;
+  /** SIGKILL: a crash. `start()` brings it back. */
+  kill(): Promise<void>;
+  /** Stops it for good and removes its data. */
+  stop(): Promise<void>;
+}
+
+/** True when `etcd` is on the PATH. */
+export function etcdAvailable(): boolean {
+  return spawnSync('etcd', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Why etcd suites cannot run here, or undefined when they can. Under CI a missing etcd is a
+ * failure (this throws); elsewhere the suite is skipped with this reason printed.
+ */
+export function etcdUnavailableReason(): string | undefined {
+  if (etcdAvailable()) return undefined;
+  const reason = 'etcd is not installed (Debian packages etcd-server and etcd-client)';
+  if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(`${reason}: CI must install it (bash test/services/install.sh etcd-server etcd-client)`);
+  console.warn(`skipping the etcd suites: ${reason}`);
+  return reason;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+function healthy(endpoint: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(`${endpoint}/health`, { timeout: 500 }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        resolve(res.statusCode === 200 && body.includes('true'));
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => {
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => { resolve(); }));
+}
+
+/**
+ * Starts etcd on free loopback ports.
+ *
+ * @example
+ * ```ts
+ * const etcd = await startEtcd();
+ * const backend = etcdBackend({ hosts: etcd.endpoint });
+ * // ...
+ * await etcd.stop();
+ * ```
+ */
+export async function startEtcd(): Promise<EtcdServer> {
+  const port = await freePort();
+  const peer = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tagstream-etcd-'));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const peerUrl = `http://127.0.0.1:${peer}`;
+  const args = [
+    '--name', 'tagstream-test',
+    '--data-dir', join(dir, 'data'),
+    '--listen-client-urls', endpoint,
+    '--advertise-client-urls', endpoint,
+    '--listen-peer-urls', peerUrl,
+    '--initial-advertise-peer-urls', peerUrl,
+    '--initial-cluster', `tagstream-test=${peerUrl}`,
+    '--initial-cluster-state', 'new',
+    '--log-level', 'error',
+  ];
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    const proc = spawn('etcd', args, { stdio: 'ignore' });
+    child = proc;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null) throw new Error(`etcd exited with code ${proc.exitCode}`);
+      if (await healthy(endpoint)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    proc.kill('SIGKILL');
+    throw new Error(`etcd did not become healthy on ${endpoint} within 20 s`);
+  };
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = child;
+    child = undefined;
+    if (proc === undefined) return;
+    proc.kill(signal);
+    await exited(proc);
+  };
+  await launch();
+  return {
+    endpoint,
+    halt: () => halt('SIGTERM'),
+    kill: () => halt('SIGKILL'),
+    async start() {
+      if (child === undefined) await launch();
+    },
+    async restart() {
+      await halt('SIGTERM');
+      await launch();
+    },
+    async stop() {
+      await halt('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
