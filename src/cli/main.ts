@@ -1,39 +1,88 @@
 #!/usr/bin/env node
 /**
- * The `tagstream` command. This release knows `--version` and `--help`; the agent and the query
- * commands (`agent`, `tag`, `list`, `watch`) come with the IPC server.
+ * The `tagstream` command: `agent` runs the collectors and serves their tags; `tag`, `list` and
+ * `watch` ask a running agent. See docs/agent.md.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-
-const USAGE = `usage: tagstream [--version | --help]
-
-The tagstream command. In this release it only reports its version; the agent
-(tagstream agent) and the query commands (tag, list, watch) arrive with the IPC
-server. See https://www.npmjs.com/package/tagstream.`;
+import { type CliCommand, configFileOf, parseCommandLine } from './command-line.js';
+import { CliError, CliUsageError } from './errors.js';
+import { type CliIo, processIo } from './io.js';
+import { usage } from './usage.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
-/** Runs the command with `args`; returns the exit code. */
-export function main(args: readonly string[], out: (line: string) => void, err: (line: string) => void): number {
-  const [first] = args;
-  if (first === '--version' || first === '-v') {
-    out(version());
-    return 0;
+/** Reads the config file the command line names; a usage error when it cannot be read. */
+function readConfig(path: string | undefined): string | CliUsageError | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    const code = typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : String(cause);
+    return new CliUsageError(path, 'config', `the config file cannot be read (${code})`, { cause });
   }
-  if (first === undefined || first === '--help' || first === '-h') {
-    out(USAGE);
-    return 0;
+}
+
+async function run(command: CliCommand, io: CliIo): Promise<number> {
+  switch (command.command) {
+    case 'help':
+      io.out(`${usage(command.topic)}\n`);
+      return 0;
+    case 'version':
+      io.out(`${version()}\n`);
+      return 0;
+    case 'agent': {
+      const { runAgent } = await import('./agent.js');
+      return runAgent(command.config, io, version());
+    }
+    case 'tag':
+    case 'list':
+    case 'watch': {
+      const { runQuery } = await import('./query.js');
+      return runQuery(command, io);
+    }
   }
-  err(`tagstream: unknown command ${JSON.stringify(first)}\n${USAGE}`);
-  return 2;
+}
+
+/**
+ * Runs `tagstream` with `args` (without the node and script paths); resolves with the exit code:
+ * 0 done, 1 failed, 2 usage error. Errors are written to `io.err`, never thrown.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(['list', '--json'], processIo());
+ * ```
+ */
+export async function main(args: readonly string[], io: CliIo): Promise<number> {
+  const configText = readConfig(configFileOf(args, io.env));
+  const command = configText instanceof CliUsageError ? configText : parseCommandLine(args, io.env, configText);
+  if (command instanceof CliUsageError) {
+    const hint = command.source === 'command' ? `run 'tagstream help${args[0] !== undefined && args[0] !== 'help' && !args[0].startsWith('-') && command.option !== 'tagstream' ? ` ${args[0]}` : ''}' for usage\n` : '';
+    io.err(`${command.message.startsWith('tagstream') ? command.message : `tagstream: ${command.message}`}\n${hint}`);
+    return command.exitCode;
+  }
+  try {
+    return await run(command, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.err(`tagstream: ${error.message}\n`);
+      return error.exitCode;
+    }
+    io.err(`tagstream: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
 }
 
 // Run only when executed (through the bin link too), not when imported.
 const invoked = process.argv[1];
 if (invoked !== undefined && realpathSync(invoked) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2), console.log, console.error);
+  const io = processIo();
+  void main(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
+    // The agent's and watch's handles (sockets, timers) are closed; exit now rather than wait on stragglers.
+    process.exit(code);
+  });
 }

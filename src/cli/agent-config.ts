@@ -1,0 +1,379 @@
+/**
+ * The agent's configuration: flags, environment and config file resolved into one typed value. Pure:
+ * reads nothing but its arguments.
+ */
+import { join } from 'node:path';
+import { defaultSocketPath } from '../ipc/address.js';
+import { CliUsageError } from './errors.js';
+
+/**
+ * The collectors the agent knows.
+ *
+ * @example
+ * ```ts
+ * const name: CollectorName = 'kubernetes';
+ * ```
+ */
+export type CollectorName = 'docker' | 'kubernetes' | 'ecs';
+
+/**
+ * Every collector name, in the order the agent shows them.
+ *
+ * @example
+ * ```ts
+ * COLLECTOR_NAMES.includes('docker'); // true
+ * ```
+ */
+export const COLLECTOR_NAMES: readonly CollectorName[] = Object.freeze(['docker', 'kubernetes', 'ecs']);
+
+/**
+ * A metadata name -> tag name mapping (labels, env or annotations as tags).
+ *
+ * @example
+ * ```ts
+ * const labelsAsTags: TagMapping = { 'com.example.team': 'team' };
+ * ```
+ */
+export type TagMapping = Readonly<Record<string, string>>;
+
+/**
+ * The agent's settings, every default applied (see docs/agent.md for each option's flag, variable
+ * and config-file key).
+ *
+ * @example
+ * ```ts
+ * const config: AgentConfig = parseAgentConfig({ json: true }, process.env, undefined);
+ * config.socketPath; // '/run/user/1000/tagstream.sock'
+ * ```
+ */
+export interface AgentConfig {
+  /** The unix socket the server listens on. */
+  readonly socketPath: string;
+  /** The token file: read if it exists, else generated (and removed on exit). */
+  readonly tokenFile: string;
+  /** The Docker daemon: `unix:///path` or `tcp://host:port`; whether it was given explicitly. */
+  readonly dockerHost: string;
+  readonly dockerHostExplicit: boolean;
+  /** The kubeconfig file tried when not in a cluster; whether it was given explicitly. */
+  readonly kubeconfig: string | undefined;
+  readonly kubeconfigExplicit: boolean;
+  /** The node whose pods the Kubernetes collector lists. */
+  readonly nodeName: string | undefined;
+  /** The ECS task metadata endpoint v4. */
+  readonly ecsMetadataUri: string | undefined;
+  /** Collectors never started, even when detected. */
+  readonly disabled: readonly CollectorName[];
+  /** Docker labels and Kubernetes pod labels as tags. */
+  readonly labelsAsTags: TagMapping;
+  /** Docker container environment variables as tags. */
+  readonly envAsTags: TagMapping;
+  /** Kubernetes pod annotations as tags. */
+  readonly annotationsAsTags: TagMapping;
+  /** How long deletes are batched before a prune, ms. */
+  readonly pruneInterval: number;
+  /** Time between two Kubernetes lists, ms. */
+  readonly kubernetesPeriod: number;
+  /** Time between two `status` JSON lines, ms. */
+  readonly statusInterval: number;
+  /** JSON lines instead of the live table. */
+  readonly json: boolean;
+  /** The config file read, if any. */
+  readonly configFile: string | undefined;
+}
+
+/**
+ * The agent's flags as `node:util` `parseArgs` returns them (strings, repeatable strings, booleans).
+ *
+ * @example
+ * ```ts
+ * const flags: AgentFlags = { socket: '/tmp/a.sock', 'label-as-tag': ['team=team'], json: true };
+ * ```
+ */
+export interface AgentFlags {
+  readonly [flag: string]: string | boolean | readonly (string | boolean)[] | undefined;
+}
+
+/**
+ * The `parseArgs` option table of `tagstream agent`.
+ *
+ * @example
+ * ```ts
+ * const { values } = parseArgs({ args: ['--json'], options: AGENT_FLAG_OPTIONS });
+ * ```
+ */
+export const AGENT_FLAG_OPTIONS = {
+  config: { type: 'string' },
+  socket: { type: 'string' },
+  'token-file': { type: 'string' },
+  'docker-host': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'node-name': { type: 'string' },
+  'ecs-metadata-uri': { type: 'string' },
+  disable: { type: 'string', multiple: true },
+  'label-as-tag': { type: 'string', multiple: true },
+  'env-as-tag': { type: 'string', multiple: true },
+  'annotation-as-tag': { type: 'string', multiple: true },
+  'prune-interval': { type: 'string' },
+  'kubernetes-period': { type: 'string' },
+  'status-interval': { type: 'string' },
+  json: { type: 'boolean' },
+  kvstore: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The keys a config file may hold. */
+const FILE_KEYS: ReadonlySet<string> = new Set([
+  'socket',
+  'tokenFile',
+  'dockerHost',
+  'kubeconfig',
+  'nodeName',
+  'ecsMetadataUri',
+  'disable',
+  'labelsAsTags',
+  'envAsTags',
+  'annotationsAsTags',
+  'pruneInterval',
+  'kubernetesPeriod',
+  'statusInterval',
+  'json',
+  'kvstore',
+]);
+
+/**
+ * The Docker socket tried when neither `--docker-host` nor `DOCKER_HOST` is given.
+ *
+ * @example
+ * ```ts
+ * dockerTarget(DEFAULT_DOCKER_HOST); // { socketPath: '/var/run/docker.sock' }
+ * ```
+ */
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
+type Env = Readonly<Record<string, string | undefined>>;
+type FileConfig = Readonly<Record<string, unknown>>;
+
+/** Where a value came from, for error messages. */
+interface Given<T> {
+  readonly value: T;
+  readonly name: string;
+  readonly source: 'flag' | 'env' | 'config';
+}
+
+/**
+ * Parses a config file's text: a JSON object with only known keys. Returns a {@link CliUsageError}
+ * (not thrown) for anything else.
+ *
+ * @example
+ * ```ts
+ * parseConfigFile('{"socket":"/run/tagstream.sock"}', 'agent.json'); // { socket: '/run/tagstream.sock' }
+ * ```
+ */
+export function parseConfigFile(text: string, path: string): FileConfig | CliUsageError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    return new CliUsageError(path, 'config', `the config file is not JSON (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return new CliUsageError(path, 'config', 'the config file must hold a JSON object');
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!FILE_KEYS.has(key)) return new CliUsageError(key, 'config', `unknown key in ${path} (known: ${[...FILE_KEYS].join(', ')})`);
+  }
+  return parsed as FileConfig;
+}
+
+/**
+ * Resolves the agent's configuration: flags beat environment variables, which beat the config file,
+ * which beats the defaults. Returns a {@link CliUsageError} (not thrown) naming the bad flag,
+ * variable or key.
+ *
+ * @example
+ * ```ts
+ * const config = parseAgentConfig({ 'prune-interval': '500' }, { NODE_NAME: 'node-1' }, { json: true });
+ * if (config instanceof CliUsageError) console.error(config.message);
+ * else console.log(config.pruneInterval, config.nodeName, config.json); // 500 'node-1' true
+ * ```
+ */
+export function parseAgentConfig(flags: AgentFlags, env: Env, file: FileConfig | undefined, configFile?: string): AgentConfig | CliUsageError {
+  try {
+    return resolve(flags, env, file ?? {}, configFile);
+  } catch (error) {
+    if (error instanceof CliUsageError) return error;
+    throw error;
+  }
+}
+
+function resolve(flags: AgentFlags, env: Env, file: FileConfig, configFile: string | undefined): AgentConfig {
+  const kvstore = pickString(flags, 'kvstore', env, 'TAGSTREAM_KVSTORE', file, 'kvstore');
+  if (kvstore !== undefined) {
+    throw new CliUsageError(kvstore.name, kvstore.source, 'the shared kvstore (etcd://host:port) is not available in this release of the agent');
+  }
+  const socket = pickString(flags, 'socket', env, 'TAGSTREAM_SOCKET', file, 'socket');
+  const socketPath = socket?.value ?? defaultSocketPath(env);
+  const tokenFile = pickString(flags, 'token-file', env, 'TAGSTREAM_TOKEN_FILE', file, 'tokenFile')?.value ?? `${socketPath}.token`;
+
+  const docker = pickString(flags, 'docker-host', env, 'DOCKER_HOST', file, 'dockerHost');
+  if (docker !== undefined && !/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+\/?)$/.test(docker.value)) {
+    throw new CliUsageError(docker.name, docker.source, `expected unix:///path/to/docker.sock or tcp://host:port, got ${JSON.stringify(docker.value)}`);
+  }
+  const kube = pickString(flags, 'kubeconfig', env, 'KUBECONFIG', file, 'kubeconfig');
+  const home = nonEmpty(env.HOME);
+  const ecs = pickString(flags, 'ecs-metadata-uri', env, 'ECS_CONTAINER_METADATA_URI_V4', file, 'ecsMetadataUri');
+  if (ecs !== undefined && !/^https?:\/\/\S+$/.test(ecs.value)) {
+    throw new CliUsageError(ecs.name, ecs.source, `expected an http:// URL, got ${JSON.stringify(ecs.value)}`);
+  }
+
+  return {
+    socketPath,
+    tokenFile,
+    dockerHost: docker?.value ?? DEFAULT_DOCKER_HOST,
+    dockerHostExplicit: docker !== undefined,
+    kubeconfig: kube?.value ?? (home === undefined ? undefined : join(home, '.kube', 'config')),
+    kubeconfigExplicit: kube !== undefined,
+    nodeName: pickString(flags, 'node-name', env, 'NODE_NAME', file, 'nodeName')?.value,
+    ecsMetadataUri: ecs?.value,
+    disabled: pickDisabled(flags, env, file),
+    labelsAsTags: pickMapping(flags, 'label-as-tag', env, 'TAGSTREAM_LABELS_AS_TAGS', file, 'labelsAsTags'),
+    envAsTags: pickMapping(flags, 'env-as-tag', env, 'TAGSTREAM_ENV_AS_TAGS', file, 'envAsTags'),
+    annotationsAsTags: pickMapping(flags, 'annotation-as-tag', env, 'TAGSTREAM_ANNOTATIONS_AS_TAGS', file, 'annotationsAsTags'),
+    pruneInterval: pickDuration(flags, 'prune-interval', env, 'TAGSTREAM_PRUNE_INTERVAL', file, 'pruneInterval', 1000),
+    kubernetesPeriod: pickDuration(flags, 'kubernetes-period', env, 'TAGSTREAM_KUBERNETES_PERIOD', file, 'kubernetesPeriod', 5000),
+    statusInterval: pickDuration(flags, 'status-interval', env, 'TAGSTREAM_STATUS_INTERVAL', file, 'statusInterval', 10_000),
+    json: pickBoolean(flags, 'json', env, 'TAGSTREAM_JSON', file, 'json'),
+    configFile,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.length === 0 ? undefined : value;
+}
+
+function flagString(flags: AgentFlags, flag: string): string | undefined {
+  const value = flags[flag];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function flagList(flags: AgentFlags, flag: string): string[] | undefined {
+  const value = flags[flag];
+  if (!Array.isArray(value)) return undefined;
+  return value.filter((v): v is string => typeof v === 'string');
+}
+
+/** A string from the first place that has one; an empty flag or key is an error, an empty variable is unset. */
+function pickString(flags: AgentFlags, flag: string, env: Env, variable: string, file: FileConfig, key: string): Given<string> | undefined {
+  const fromFlag = flagString(flags, flag);
+  if (fromFlag !== undefined) {
+    if (fromFlag.length === 0) throw new CliUsageError(`--${flag}`, 'flag', 'must not be empty');
+    return { value: fromFlag, name: `--${flag}`, source: 'flag' };
+  }
+  const fromEnv = nonEmpty(env[variable]);
+  if (fromEnv !== undefined) return { value: fromEnv, name: variable, source: 'env' };
+  const fromFile = file[key];
+  if (fromFile === undefined) return undefined;
+  if (typeof fromFile !== 'string' || fromFile.length === 0) throw new CliUsageError(key, 'config', `expected a non-empty string, got ${JSON.stringify(fromFile)}`);
+  return { value: fromFile, name: key, source: 'config' };
+}
+
+function pickDuration(flags: AgentFlags, flag: string, env: Env, variable: string, file: FileConfig, key: string, fallback: number): number {
+  const check = (raw: unknown, name: string, source: Given<unknown>['source']): number => {
+    const value = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+      throw new CliUsageError(name, source, `expected a positive whole number of milliseconds, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+  const fromFlag = flagString(flags, flag);
+  if (fromFlag !== undefined) return check(fromFlag, `--${flag}`, 'flag');
+  const fromEnv = nonEmpty(env[variable]);
+  if (fromEnv !== undefined) return check(fromEnv, variable, 'env');
+  const fromFile = file[key];
+  if (fromFile !== undefined) return check(fromFile, key, 'config');
+  return fallback;
+}
+
+function pickBoolean(flags: AgentFlags, flag: string, env: Env, variable: string, file: FileConfig, key: string): boolean {
+  const fromFlag = flags[flag];
+  if (typeof fromFlag === 'boolean') return fromFlag;
+  const fromEnv = nonEmpty(env[variable]);
+  if (fromEnv !== undefined) {
+    if (/^(1|true|yes)$/i.test(fromEnv)) return true;
+    if (/^(0|false|no)$/i.test(fromEnv)) return false;
+    throw new CliUsageError(variable, 'env', `expected 1/true/yes or 0/false/no, got ${JSON.stringify(fromEnv)}`);
+  }
+  const fromFile = file[key];
+  if (fromFile === undefined) return false;
+  if (typeof fromFile !== 'boolean') throw new CliUsageError(key, 'config', `expected true or false, got ${JSON.stringify(fromFile)}`);
+  return fromFile;
+}
+
+function pickDisabled(flags: AgentFlags, env: Env, file: FileConfig): CollectorName[] {
+  const check = (names: readonly unknown[], name: string, source: Given<unknown>['source']): CollectorName[] => {
+    const out: CollectorName[] = [];
+    for (const n of names) {
+      if (typeof n !== 'string' || !(COLLECTOR_NAMES as readonly string[]).includes(n)) {
+        throw new CliUsageError(name, source, `expected ${COLLECTOR_NAMES.join(', ')}, got ${JSON.stringify(n)}`);
+      }
+      if (!out.includes(n as CollectorName)) out.push(n as CollectorName);
+    }
+    return out;
+  };
+  const fromFlag = flagList(flags, 'disable');
+  if (fromFlag !== undefined && fromFlag.length > 0) return check(fromFlag.flatMap(splitList), '--disable', 'flag');
+  const fromEnv = nonEmpty(env.TAGSTREAM_DISABLE);
+  if (fromEnv !== undefined) return check(splitList(fromEnv), 'TAGSTREAM_DISABLE', 'env');
+  const fromFile = file.disable;
+  if (fromFile === undefined) return [];
+  if (!Array.isArray(fromFile)) throw new CliUsageError('disable', 'config', `expected an array of ${COLLECTOR_NAMES.join(', ')}`);
+  return check(fromFile, 'disable', 'config');
+}
+
+function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function pickMapping(flags: AgentFlags, flag: string, env: Env, variable: string, file: FileConfig, key: string): TagMapping {
+  const fromFlag = flagList(flags, flag);
+  if (fromFlag !== undefined && fromFlag.length > 0) {
+    const out: Record<string, string> = {};
+    for (const pair of fromFlag) {
+      const at = pair.indexOf('=');
+      const name = at < 0 ? '' : pair.slice(0, at).trim();
+      const tag = at < 0 ? '' : pair.slice(at + 1).trim();
+      if (name.length === 0 || tag.length === 0) throw new CliUsageError(`--${flag}`, 'flag', `expected name=tag, got ${JSON.stringify(pair)}`);
+      out[name] = tag;
+    }
+    return Object.freeze(out);
+  }
+  const fromEnv = nonEmpty(env[variable]);
+  if (fromEnv !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fromEnv);
+    } catch (cause) {
+      throw new CliUsageError(variable, 'env', `expected a JSON object of name -> tag, got ${JSON.stringify(fromEnv)}`, { cause });
+    }
+    return checkMapping(parsed, variable, 'env');
+  }
+  const fromFile = file[key];
+  return fromFile === undefined ? Object.freeze({}) : checkMapping(fromFile, key, 'config');
+}
+
+function checkMapping(value: unknown, name: string, source: Given<unknown>['source']): TagMapping {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CliUsageError(name, source, 'expected a JSON object of name -> tag');
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k.length === 0 || typeof v !== 'string' || v.length === 0) {
+      throw new CliUsageError(name, source, `expected non-empty names and tag names, got ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+    }
+    out[k] = v;
+  }
+  return Object.freeze(out);
+}

@@ -1,0 +1,236 @@
+/**
+ * `tagstream agent`: detects the host's collectors, runs them into a Tagger, serves it over IPC and
+ * shows a live status until SIGINT or SIGTERM.
+ */
+import {
+  type Observable,
+  combineLatest,
+  distinctUntilChanged,
+  firstValueFrom,
+  interval,
+  ignoreElements,
+  map,
+  merge,
+  of,
+  scan,
+  shareReplay,
+  skip,
+  startWith,
+  take,
+  tap,
+  withLatestFrom,
+} from 'rxjs';
+import { type TaggerServer, serveTagger } from '../ipc/server.js';
+import { type Tagger, createTagger } from '../tagger/tagger.js';
+import type { Collector } from '../tagger/types.js';
+import type { Logger, LogFields } from '../util/logger.js';
+import type { AgentConfig, CollectorName } from './agent-config.js';
+import { type ShownState, dockerShownState, kubernetesShownState } from './collector-state.js';
+import { type Detection, detectCollectors, pathsToProbe } from './detect.js';
+import { CliRuntimeError } from './errors.js';
+import type { CliIo } from './io.js';
+import { probePaths } from './probe-paths.js';
+import {
+  type AgentLogLine,
+  type CollectorStatus,
+  type StatusSnapshot,
+  collectorLine,
+  encodeLogLine,
+  initialStatus,
+  logLine,
+  renderStatusTable,
+  startLine,
+  statusLine,
+  stopLine,
+  updatesPerSecond,
+} from './status.js';
+
+/** A started collector: what the Tagger runs, its status at start, and its shown state over time. */
+interface Running {
+  readonly name: CollectorName;
+  readonly collector: Collector | undefined;
+  readonly initial: CollectorStatus;
+  readonly state$: Observable<ShownState>;
+}
+
+const REDRAW_INTERVAL = 1000;
+const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+
+/**
+ * Runs the agent with `config` until a signal arrives; resolves with the exit code (0), rejects
+ * with a {@link CliRuntimeError} when it cannot start (a collector's options, the socket in use).
+ *
+ * @example
+ * ```ts
+ * const code = await runAgent(config, processIo(), '1.2.0');
+ * ```
+ */
+export async function runAgent(config: AgentConfig, io: CliIo, version: string): Promise<number> {
+  // Listen for signals from the start: one during start-up stops the agent once it is up.
+  const signal$ = io.signals$.pipe(take(1), shareReplay({ bufferSize: 1, refCount: true }));
+  const early = signal$.subscribe();
+  try {
+    return await serveUntilSignal(config, io, version, signal$);
+  } finally {
+    early.unsubscribe();
+  }
+}
+
+async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string, signal$: Observable<string>): Promise<number> {
+  const emit = (line: AgentLogLine): void => {
+    io.out(`${encodeLogLine(line)}\n`);
+  };
+  const json = config.json || !io.isTTY;
+  const warnings: string[] = [];
+  const logger = json ? jsonLogger(emit, io.now) : tableLogger(warnings);
+
+  const detections = detectCollectors({ config, env: io.env, existing: await probePaths(pathsToProbe(config)) });
+  const running = await Promise.all(detections.map((d) => startCollector(d, config, logger)));
+  const collectors = running.flatMap((r) => (r.collector === undefined ? [] : [r.collector]));
+  const tagger = createTagger({ collectors, pruneInterval: config.pruneInterval, logger });
+  tagger.start();
+  let server: TaggerServer;
+  try {
+    server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, logger });
+  } catch (error) {
+    tagger.stop();
+    throw new CliRuntimeError('agent', `cannot serve on ${config.socketPath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+
+  const initial = running.map((r) => r.initial);
+  const statuses$ = combineLatest(running.map((r) => r.state$.pipe(map((shown): CollectorStatus => ({ ...r.initial, ...shown })))));
+  const snapshots$ = (every: number): Observable<StatusSnapshot> =>
+    interval(every).pipe(
+      startWith(-1),
+      withLatestFrom(statuses$),
+      scan<[number, CollectorStatus[]], StatusSnapshot & { updates: number }>(
+        (previous, [, collectorStatuses]) => snapshotOf(tagger, server, collectorStatuses, warnings, io.now(), previous),
+        snapshotOf(tagger, server, initial, warnings, io.now(), undefined),
+      ),
+    );
+
+  let status$: Observable<never>;
+  if (json) {
+    emit(startLine(io.now(), { version, address: server.address, tokenFile: server.tokenFile, collectors: initial }));
+    const changes$ = running.map((r) =>
+      r.state$.pipe(
+        startWith<ShownState>(r.initial),
+        distinctUntilChanged((a, b) => a.state === b.state && a.reason === b.reason),
+        skip(1),
+        tap((shown) => {
+          emit(collectorLine(io.now(), { name: r.name, entities: undefined, ...shown }));
+        }),
+      ),
+    );
+    const counters$ = snapshots$(config.statusInterval).pipe(
+      skip(1),
+      tap((snapshot) => {
+        emit(statusLine(snapshot));
+      }),
+    );
+    status$ = merge(...changes$, counters$).pipe(ignoreElements());
+  } else {
+    status$ = snapshots$(REDRAW_INTERVAL).pipe(
+      tap((snapshot) => {
+        io.out(CLEAR_SCREEN + renderStatusTable(snapshot, io.columns()));
+      }),
+      ignoreElements(),
+    );
+  }
+
+  const subscription = status$.subscribe();
+  const signal = await firstValueFrom(signal$);
+  subscription.unsubscribe();
+  await server.close();
+  tagger.stop();
+  if (json) emit(stopLine(io.now(), signal));
+  else io.out(`\nstopped (${signal}).\n`);
+  return 0;
+}
+
+function snapshotOf(
+  tagger: Tagger,
+  server: TaggerServer,
+  collectors: readonly CollectorStatus[],
+  warnings: readonly string[],
+  time: number,
+  previous: { readonly time: number; readonly updates: number } | undefined,
+): StatusSnapshot & { updates: number } {
+  const t = tagger.telemetry();
+  return {
+    time,
+    address: server.address,
+    collectors: collectors.map((c) => ({ ...c, entities: c.state === 'not found' || c.state === 'disabled' ? undefined : (t.entitiesBySource[c.name] ?? 0) })),
+    entities: t.entities,
+    entitiesBySource: t.entitiesBySource,
+    updatesPerSecond: previous === undefined ? 0 : updatesPerSecond(previous, { time, updates: t.updates }),
+    warnings: [...warnings],
+    updates: t.updates,
+  };
+}
+
+async function startCollector(detection: Detection, config: AgentConfig, logger: Logger): Promise<Running> {
+  const initial = initialStatus(detection);
+  const still = (shown: ShownState): Running => ({ name: detection.name, collector: undefined, initial, state$: of(shown) });
+  try {
+    switch (detection.status) {
+      case 'not-found':
+      case 'disabled':
+        return still(initial);
+      case 'found':
+        break;
+    }
+    switch (detection.name) {
+      case 'docker': {
+        const [{ default: Docker }, { dockerCollector }] = await Promise.all([import('dockerode'), import('../collectors/docker/collector.js')]);
+        const docker = dockerCollector({
+          docker: new Docker('socketPath' in detection.target ? { socketPath: detection.target.socketPath } : { host: detection.target.host, port: detection.target.port }),
+          labelsAsTags: config.labelsAsTags,
+          envAsTags: config.envAsTags,
+          logger,
+        });
+        return { name: 'docker', collector: docker, initial, state$: docker.state$.pipe(map((s) => dockerShownState(s, detection.reason))) };
+      }
+      case 'kubernetes': {
+        const [k8s, { kubernetesCollector }] = await Promise.all([import('@kubernetes/client-node'), import('../collectors/kubernetes/collector.js')]);
+        const kubeConfig = new k8s.KubeConfig();
+        if ('inCluster' in detection.kube) kubeConfig.loadFromCluster();
+        else kubeConfig.loadFromFile(detection.kube.kubeconfig);
+        const kube = kubernetesCollector({
+          kubeConfig,
+          nodeName: detection.nodeName,
+          period: config.kubernetesPeriod,
+          podLabelsAsTags: config.labelsAsTags,
+          podAnnotationsAsTags: config.annotationsAsTags,
+          logger,
+        });
+        return { name: 'kubernetes', collector: kube, initial, state$: kube.state$.pipe(map((s) => kubernetesShownState(s, detection.reason))) };
+      }
+      case 'ecs': {
+        const { ecsCollector } = await import('../collectors/ecs/collector.js');
+        return { name: 'ecs', collector: ecsCollector({ metadataUri: detection.metadataUri, logger }), initial, state$: of(initial) };
+      }
+    }
+  } catch (error) {
+    throw new CliRuntimeError('agent', `cannot start the ${detection.name} collector: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+/** Writes info and above as `log` JSON lines. */
+function jsonLogger(emit: (line: AgentLogLine) => void, now: () => number): Logger {
+  const at =
+    (level: AgentLogLine['level']) =>
+    (message: string, fields?: LogFields): void => {
+      emit(logLine(now(), level, message, fields));
+    };
+  return { debug: () => undefined, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Keeps the last three warnings and errors, for the table. */
+function tableLogger(warnings: string[]): Logger {
+  const keep = (message: string): void => {
+    warnings.push(`${new Date().toISOString().slice(11, 19)} ${message}`);
+    if (warnings.length > 3) warnings.shift();
+  };
+  return { debug: () => undefined, info: () => undefined, warn: keep, error: keep };
+}

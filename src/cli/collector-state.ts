@@ -1,0 +1,74 @@
+/**
+ * The collectors' own states (Docker, Kubernetes) as the status screen shows them. Pure.
+ */
+import type { DockerConnectionState } from '../collectors/docker/collector.js';
+import type { KubernetesCollectorState } from '../collectors/kubernetes/collector.js';
+import type { CollectorState } from './status.js';
+
+/**
+ * A collector's state and the reason shown beside it.
+ *
+ * @example
+ * ```ts
+ * const shown: ShownState = { state: 'retrying', reason: 'connect ENOENT /var/run/docker.sock; retry 2 in 1 s' };
+ * ```
+ */
+export interface ShownState {
+  readonly state: CollectorState;
+  readonly reason: string;
+}
+
+/**
+ * The Docker collector's state, with `where` (the socket) as the reason while it is healthy.
+ *
+ * @example
+ * ```ts
+ * dockerShownState({ status: 'connected', containers: 3 }, 'socket /var/run/docker.sock');
+ * // { state: 'connected', reason: 'socket /var/run/docker.sock, 3 containers at connection' }
+ * ```
+ */
+export function dockerShownState(state: DockerConnectionState, where: string): ShownState {
+  switch (state.status) {
+    case 'idle':
+      return { state: 'idle', reason: `${where}, not subscribed` };
+    case 'connecting':
+      return { state: 'connecting', reason: state.attempt > 0 ? `${where}, attempt ${state.attempt + 1}` : where };
+    case 'connected':
+      return { state: 'connected', reason: `${where}, ${state.containers} containers at connection` };
+    case 'retrying':
+      return { state: 'retrying', reason: `${describe(state.reason)}; retry ${state.attempt} in ${seconds(state.delayMs)}` };
+  }
+}
+
+/**
+ * The Kubernetes collector's state, with `where` (in-cluster or the kubeconfig, and the node) as
+ * the reason while it is healthy.
+ *
+ * @example
+ * ```ts
+ * kubernetesShownState({ status: 'connected', pods: 12 }, 'kubeconfig /root/.kube/config, node n1');
+ * // { state: 'connected', reason: 'kubeconfig /root/.kube/config, node n1, 12 pods' }
+ * ```
+ */
+export function kubernetesShownState(state: KubernetesCollectorState, where: string): ShownState {
+  switch (state.status) {
+    case 'idle':
+      return { state: 'idle', reason: `${where}, not subscribed` };
+    case 'connecting':
+      return { state: 'connecting', reason: where };
+    case 'connected':
+      return { state: 'connected', reason: `${where}, ${state.pods} pods` };
+    case 'retrying':
+      return { state: 'retrying', reason: `${describe(state.reason)}; retry ${state.attempt} in ${seconds(state.delayMs)}` };
+  }
+}
+
+function describe(error: Error): string {
+  const cause = error.cause;
+  const detail = cause instanceof Error && !error.message.includes(cause.message) ? ` (${cause.message})` : '';
+  return `${error.message}${detail}`;
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
+}

@@ -1,0 +1,69 @@
+/**
+ * What `tagstream tag`, `list` and `watch` print. Pure: an answer in, text out.
+ */
+import type { EntitiesResponse, StreamLine, TagsResponse } from '../ipc/protocol.js';
+
+/**
+ * `tagstream tag`: one tag per line (nothing when there is none), or the answer as JSON.
+ *
+ * @example
+ * ```ts
+ * formatTags({ entity: 'container_id://a', cardinality: 'low', tags: ['env:prod'] }, false); // 'env:prod\n'
+ * ```
+ */
+export function formatTags(answer: TagsResponse, json: boolean): string {
+  if (json) return `${JSON.stringify({ entity: answer.entity, cardinality: answer.cardinality, tags: answer.tags })}\n`;
+  return answer.tags.map((tag) => `${tag}\n`).join('');
+}
+
+/**
+ * `tagstream list`: each entity with its sources and its tags by cardinality (what each level
+ * adds), then a count; or the answer as JSON.
+ *
+ * @example
+ * ```ts
+ * formatEntities({ entities: [{ entity: 'container_id://a', sources: ['docker'], tags: { low: ['env:prod'], orchestrator: ['env:prod'], high: ['env:prod'] } }] }, false);
+ * // 'container_id://a  (docker)\n  low           env:prod\n1 entity\n'
+ * ```
+ */
+export function formatEntities(answer: EntitiesResponse, json: boolean): string {
+  if (json) return `${JSON.stringify({ entities: answer.entities })}\n`;
+  const lines: string[] = [];
+  const sorted = [...answer.entities].sort((a, b) => a.entity.localeCompare(b.entity));
+  for (const e of sorted) {
+    lines.push(`${e.entity}  (${e.sources.join(', ')})`);
+    const low = e.tags.low;
+    const orchestrator = e.tags.orchestrator.filter((t) => !low.includes(t));
+    const high = e.tags.high.filter((t) => !e.tags.orchestrator.includes(t));
+    if (low.length > 0) lines.push(`  low           ${low.join(', ')}`);
+    if (orchestrator.length > 0) lines.push(`  orchestrator  ${orchestrator.join(', ')}`);
+    if (high.length > 0) lines.push(`  high          ${high.join(', ')}`);
+    if (low.length + orchestrator.length + high.length === 0) lines.push('  (no tags)');
+  }
+  lines.push(`${sorted.length} ${sorted.length === 1 ? 'entity' : 'entities'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `tagstream watch`: one line per event (`time type entity tags`), a comment line at `synced`,
+ * nothing for keep-alives; with `json`, the protocol line itself (keep-alives dropped). `time` is
+ * when the line arrived (ms since the epoch).
+ *
+ * @example
+ * ```ts
+ * formatStreamLine({ type: 'deleted', entity: 'container_id://a', tags: [] }, Date.UTC(2026, 0, 1), false);
+ * // '00:00:00 deleted   container_id://a\n'
+ * ```
+ */
+export function formatStreamLine(line: StreamLine, time: number, json: boolean): string {
+  if (line.type === 'keepalive') return '';
+  if (json) {
+    return line.type === 'synced'
+      ? `${JSON.stringify({ type: 'synced', entities: line.entities })}\n`
+      : `${JSON.stringify({ type: line.type, entity: line.entity, tags: line.tags })}\n`;
+  }
+  const clock = new Date(time).toISOString().slice(11, 19);
+  if (line.type === 'synced') return `# ${clock} synced: ${line.entities} ${line.entities === 1 ? 'entity' : 'entities'}; watching for changes (Ctrl-C to stop)\n`;
+  const tags = line.tags.length > 0 ? `  ${line.tags.join(', ')}` : '';
+  return `${clock} ${line.type.padEnd(9)} ${line.entity}${tags}\n`;
+}

@@ -1,0 +1,85 @@
+/**
+ * The help texts of `tagstream`.
+ */
+import type { CommandName } from './command-line.js';
+
+const GENERAL = `usage: tagstream <command> [options]
+
+commands:
+  agent                      detect Docker / Kubernetes / ECS, run their collectors and serve the tags
+  tag <entity> [-c level]    the tags of one entity (level: low, orchestrator, high)
+  list [--prefix p]...       every entity the agent holds, with its sources and tags
+  watch [--prefix p]...      follow the agent's changes (added, modified, deleted) until Ctrl-C
+  help [command]             this text, or a command's options
+
+  --version, -v              print the version
+  --help, -h                 print this text
+
+Exit codes: 0 done, 1 failed (agent unreachable, cannot start), 2 bad usage.
+See docs/agent.md.`;
+
+const AGENT = `usage: tagstream agent [options]
+
+Detects a Docker socket, Kubernetes (in-cluster, or a kubeconfig plus NODE_NAME) and ECS
+(ECS_CONTAINER_METADATA_URI_V4), starts those collectors and serves their tags on a unix socket.
+Shows a live table on a terminal; JSON lines with --json or when stdout is not a terminal.
+Flags beat environment variables, which beat the config file, which beats the defaults.
+
+  --config <file>              JSON config file                     TAGSTREAM_CONFIG
+  --socket <path>              the server's unix socket             TAGSTREAM_SOCKET
+  --token-file <path>          token file (generated if missing)    TAGSTREAM_TOKEN_FILE
+  --docker-host <url>          unix:///path or tcp://host:port      DOCKER_HOST
+  --kubeconfig <path>          kubeconfig when not in a cluster     KUBECONFIG
+  --node-name <name>           the node whose pods are listed       NODE_NAME
+  --ecs-metadata-uri <url>     ECS task metadata endpoint v4        ECS_CONTAINER_METADATA_URI_V4
+  --disable <name>             never start docker|kubernetes|ecs    TAGSTREAM_DISABLE (a,b)
+  --label-as-tag <label=tag>   Docker and pod labels as tags        TAGSTREAM_LABELS_AS_TAGS (JSON)
+  --env-as-tag <VAR=tag>       container env variables as tags      TAGSTREAM_ENV_AS_TAGS (JSON)
+  --annotation-as-tag <a=tag>  pod annotations as tags              TAGSTREAM_ANNOTATIONS_AS_TAGS (JSON)
+  --prune-interval <ms>        delete batching window (1000)        TAGSTREAM_PRUNE_INTERVAL
+  --kubernetes-period <ms>     time between pod lists (5000)        TAGSTREAM_KUBERNETES_PERIOD
+  --status-interval <ms>       time between JSON status lines (10000) TAGSTREAM_STATUS_INTERVAL
+  --json                       JSON lines instead of the table      TAGSTREAM_JSON
+  --kvstore <etcd://host:port> reserved: not available in this release`;
+
+const CONNECTION = `  --socket <path>        the agent's socket             TAGSTREAM_SOCKET
+  --url <http://127.0.0.1:port>  the agent over loopback TCP
+  --token <token>        the token                       TAGSTREAM_TOKEN
+  --token-file <path>    a file holding the token        TAGSTREAM_TOKEN_FILE (default: socket + .token)
+  --json                 machine output`;
+
+const TEXTS: Readonly<Record<CommandName, string>> = {
+  agent: AGENT,
+  tag: `usage: tagstream tag <entity> [-c low|orchestrator|high] [options]
+
+Prints the entity's tags, one per line (the agent fetches on a miss).
+
+  -c, --cardinality <level>  low (default), orchestrator or high
+${CONNECTION}`,
+  list: `usage: tagstream list [--prefix <p>]... [options]
+
+Lists the entities the agent holds, with their sources and tags.
+
+  --prefix <p>           only ids starting with p (repeatable)
+${CONNECTION}`,
+  watch: `usage: tagstream watch [--prefix <p>]... [-c level] [options]
+
+Prints every entity the agent holds (added), then each change, until Ctrl-C. Exits 1 if the
+agent goes away.
+
+  --prefix <p>               only ids starting with p (repeatable)
+  -c, --cardinality <level>  low (default), orchestrator or high
+${CONNECTION}`,
+};
+
+/**
+ * The help text of `topic`, or the general one.
+ *
+ * @example
+ * ```ts
+ * console.log(usage('agent'));
+ * ```
+ */
+export function usage(topic: CommandName | undefined): string {
+  return topic === undefined ? GENERAL : TEXTS[topic];
+}

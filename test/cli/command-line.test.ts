@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { type AgentConfig, DEFAULT_DOCKER_HOST, parseAgentConfig, parseConfigFile } from '../../src/cli/agent-config.js';
+import { type CliCommand, configFileOf, parseCommandLine } from '../../src/cli/command-line.js';
+import { CliUsageError } from '../../src/cli/errors.js';
+
+const BASE_ENV = { XDG_RUNTIME_DIR: '/run/user/1000', HOME: '/home/ada' };
+
+function agent(argv: string[], env: Record<string, string> = BASE_ENV, configText?: string): AgentConfig {
+  const parsed = parseCommandLine(['agent', ...argv], env, configText);
+  if (parsed instanceof CliUsageError) throw parsed;
+  if (parsed.command !== 'agent') throw new Error(`not the agent: ${parsed.command}`);
+  return parsed.config;
+}
+
+function usageError(argv: string[], env: Record<string, string> = BASE_ENV, configText?: string): CliUsageError {
+  const parsed = parseCommandLine(argv, env, configText);
+  if (!(parsed instanceof CliUsageError)) throw new Error(`expected a usage error, got ${JSON.stringify(parsed)}`);
+  return parsed;
+}
+
+describe('parseCommandLine: the agent', () => {
+  it('applies the defaults', () => {
+    expect(agent([])).toEqual({
+      socketPath: '/run/user/1000/tagstream.sock',
+      tokenFile: '/run/user/1000/tagstream.sock.token',
+      dockerHost: DEFAULT_DOCKER_HOST,
+      dockerHostExplicit: false,
+      kubeconfig: '/home/ada/.kube/config',
+      kubeconfigExplicit: false,
+      nodeName: undefined,
+      ecsMetadataUri: undefined,
+      disabled: [],
+      labelsAsTags: {},
+      envAsTags: {},
+      annotationsAsTags: {},
+      pruneInterval: 1000,
+      kubernetesPeriod: 5000,
+      statusInterval: 10_000,
+      json: false,
+      configFile: undefined,
+    } satisfies AgentConfig);
+  });
+
+  it('takes flags over environment variables over the config file over defaults, option by option', () => {
+    const file = JSON.stringify({ socket: '/file.sock', pruneInterval: 3000, nodeName: 'file-node', json: true, labelsAsTags: { team: 'team' }, statusInterval: 7000 });
+    const env = { ...BASE_ENV, TAGSTREAM_CONFIG: '/etc/tagstream.json', TAGSTREAM_SOCKET: '/env.sock', TAGSTREAM_PRUNE_INTERVAL: '2000', NODE_NAME: 'env-node' };
+    const config = agent(['--socket', '/flag.sock', '--node-name', 'flag-node'], env, file);
+    expect(config.socketPath).toBe('/flag.sock'); // flag over env over file
+    expect(config.tokenFile).toBe('/flag.sock.token'); // derived from the winning socket
+    expect(config.nodeName).toBe('flag-node');
+    expect(config.pruneInterval).toBe(2000); // env over file
+    expect(config.json).toBe(true); // file over default
+    expect(config.labelsAsTags).toEqual({ team: 'team' });
+    expect(config.statusInterval).toBe(7000);
+    expect(config.configFile).toBe('/etc/tagstream.json');
+    expect(agent(['--json'], { ...BASE_ENV, TAGSTREAM_JSON: '0' }).json).toBe(true);
+    expect(agent([], { ...BASE_ENV, TAGSTREAM_JSON: 'false' }, undefined).json).toBe(false);
+  });
+
+  it('reads every option from its variable', () => {
+    const config = agent([], {
+      ...BASE_ENV,
+      TAGSTREAM_SOCKET: '/s.sock',
+      TAGSTREAM_TOKEN_FILE: '/t',
+      DOCKER_HOST: 'tcp://10.0.0.1:2375',
+      KUBECONFIG: '/k',
+      NODE_NAME: 'n1',
+      ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc',
+      TAGSTREAM_DISABLE: 'ecs, kubernetes',
+      TAGSTREAM_LABELS_AS_TAGS: '{"team":"team"}',
+      TAGSTREAM_ENV_AS_TAGS: '{"REGION":"region"}',
+      TAGSTREAM_ANNOTATIONS_AS_TAGS: '{"owner":"+owner"}',
+      TAGSTREAM_PRUNE_INTERVAL: '250',
+      TAGSTREAM_KUBERNETES_PERIOD: '10000',
+      TAGSTREAM_STATUS_INTERVAL: '60000',
+      TAGSTREAM_JSON: '1',
+    });
+    expect(config).toMatchObject({
+      socketPath: '/s.sock',
+      tokenFile: '/t',
+      dockerHost: 'tcp://10.0.0.1:2375',
+      dockerHostExplicit: true,
+      kubeconfig: '/k',
+      kubeconfigExplicit: true,
+      nodeName: 'n1',
+      ecsMetadataUri: 'http://169.254.170.2/v4/abc',
+      disabled: ['ecs', 'kubernetes'],
+      labelsAsTags: { team: 'team' },
+      envAsTags: { REGION: 'region' },
+      annotationsAsTags: { owner: '+owner' },
+      pruneInterval: 250,
+      kubernetesPeriod: 10_000,
+      statusInterval: 60_000,
+      json: true,
+    });
+  });
+
+  it('reads repeatable flags', () => {
+    const config = agent(['--label-as-tag', 'com.example.team=team', '--label-as-tag', 'tier=+tier', '--env-as-tag', 'A=b=c', '--disable', 'docker', '--disable', 'ecs,docker']);
+    expect(config.labelsAsTags).toEqual({ 'com.example.team': 'team', tier: '+tier' });
+    expect(config.envAsTags).toEqual({ A: 'b=c' });
+    expect(config.disabled).toEqual(['docker', 'ecs']);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(agent([], { ...BASE_ENV, TAGSTREAM_SOCKET: '', DOCKER_HOST: '' })).toMatchObject({ socketPath: '/run/user/1000/tagstream.sock', dockerHost: DEFAULT_DOCKER_HOST });
+  });
+
+  it.each([
+    [['agent', '--prune-interval', '0'], '--prune-interval', 'flag'],
+    [['agent', '--prune-interval', '1.5'], '--prune-interval', 'flag'],
+    [['agent', '--status-interval', 'ten'], '--status-interval', 'flag'],
+    [['agent', '--docker-host', 'docker.sock'], '--docker-host', 'flag'],
+    [['agent', '--ecs-metadata-uri', 'ftp://x'], '--ecs-metadata-uri', 'flag'],
+    [['agent', '--label-as-tag', 'team'], '--label-as-tag', 'flag'],
+    [['agent', '--label-as-tag', '=team'], '--label-as-tag', 'flag'],
+    [['agent', '--disable', 'podman'], '--disable', 'flag'],
+    [['agent', '--socket', ''], '--socket', 'flag'],
+    [['agent', '--kvstore', 'etcd://127.0.0.1:2379'], '--kvstore', 'flag'],
+    [['agent', '--frobnicate'], 'tagstream agent', 'command'],
+    [['agent', 'extra'], 'tagstream agent', 'command'],
+    [['agent', '--prune-interval'], 'tagstream agent', 'command'],
+  ] as const)('refuses %j, naming %s', (argv, option, source) => {
+    const error = usageError([...argv]);
+    expect(error).toMatchObject({ tag: 'CliUsage', exitCode: 2, option, source });
+    expect(error.message.length).toBeGreaterThan(option.length + 5);
+  });
+
+  it.each([
+    [{ DOCKER_HOST: 'http://x' }, 'DOCKER_HOST'],
+    [{ TAGSTREAM_JSON: 'maybe' }, 'TAGSTREAM_JSON'],
+    [{ TAGSTREAM_LABELS_AS_TAGS: 'team=team' }, 'TAGSTREAM_LABELS_AS_TAGS'],
+    [{ TAGSTREAM_ENV_AS_TAGS: '["a"]' }, 'TAGSTREAM_ENV_AS_TAGS'],
+    [{ TAGSTREAM_DISABLE: 'docker,rkt' }, 'TAGSTREAM_DISABLE'],
+    [{ TAGSTREAM_KVSTORE: 'etcd://a:1' }, 'TAGSTREAM_KVSTORE'],
+  ])('refuses the environment %j, naming %s', (extra, option) => {
+    const error = usageError(['agent'], { ...BASE_ENV, ...extra });
+    expect(error).toMatchObject({ option, source: 'env' });
+    expect(error.message).toContain(`environment variable ${option}`);
+  });
+
+  it.each([
+    ['not json', '/etc/t.json'],
+    ['[1]', '/etc/t.json'],
+    ['{"sockett": "/x"}', 'sockett'],
+    ['{"pruneInterval": -5}', 'pruneInterval'],
+    ['{"json": "yes"}', 'json'],
+    ['{"socket": 3}', 'socket'],
+    ['{"disable": "docker"}', 'disable'],
+    ['{"labelsAsTags": {"team": 1}}', 'labelsAsTags'],
+  ])('refuses the config file %s, naming %s', (text, option) => {
+    const error = usageError(['agent', '--config', '/etc/t.json'], BASE_ENV, text);
+    expect(error).toMatchObject({ option, source: 'config' });
+  });
+
+  it('lets a flag win over the file, whose keys are still checked', () => {
+    expect(agent(['--config', '/etc/t.json', '--prune-interval', '10'], BASE_ENV, '{"pruneInterval": 20}').pruneInterval).toBe(10);
+    expect(usageError(['agent', '--config', '/etc/t.json', '--prune-interval', '10'], BASE_ENV, '{"pruneIntervl": 20}').option).toBe('pruneIntervl');
+  });
+});
+
+describe('configFileOf', () => {
+  it('finds --config (both spellings), then TAGSTREAM_CONFIG; only for the agent', () => {
+    expect(configFileOf(['agent', '--config', 'a.json'], { TAGSTREAM_CONFIG: 'b.json' })).toBe('a.json');
+    expect(configFileOf(['agent', '--config=c.json'], {})).toBe('c.json');
+    expect(configFileOf(['agent'], { TAGSTREAM_CONFIG: 'b.json' })).toBe('b.json');
+    expect(configFileOf(['agent'], { TAGSTREAM_CONFIG: '' })).toBeUndefined();
+    expect(configFileOf(['list', '--config', 'a.json'], {})).toBeUndefined();
+  });
+
+  it('parseConfigFile accepts every documented key', () => {
+    const text = JSON.stringify({
+      socket: '/s', tokenFile: '/t', dockerHost: 'unix:///d.sock', kubeconfig: '/k', nodeName: 'n', ecsMetadataUri: 'http://e',
+      disable: ['ecs'], labelsAsTags: {}, envAsTags: {}, annotationsAsTags: {}, pruneInterval: 1, kubernetesPeriod: 1, statusInterval: 1, json: false,
+    });
+    expect(parseConfigFile(text, 'x.json')).not.toBeInstanceOf(CliUsageError);
+    expect(parseAgentConfig({}, {}, parseConfigFile(text, 'x.json') as Record<string, unknown>)).toMatchObject({ socketPath: '/s', tokenFile: '/t', disabled: ['ecs'] });
+  });
+});
+
+describe('parseCommandLine: the query commands', () => {
+  it('parses tag, list and watch with their connection flags', () => {
+    expect(parseCommandLine(['tag', 'container_id://abc', '-c', 'high', '--socket', '/s.sock', '--token-file', '/t'], {})).toEqual({
+      command: 'tag',
+      entity: 'container_id://abc',
+      cardinality: 'high',
+      json: false,
+      connection: { socketPath: '/s.sock', tokenFile: '/t' },
+    } satisfies CliCommand);
+    expect(parseCommandLine(['list', '--prefix', 'container_id://', '--prefix', 'kubernetes_pod_uid://', '--json', '--url', 'http://127.0.0.1:5001', '--token', 'x'.repeat(20)], {})).toEqual({
+      command: 'list',
+      prefixes: ['container_id://', 'kubernetes_pod_uid://'],
+      json: true,
+      connection: { url: 'http://127.0.0.1:5001', token: 'x'.repeat(20) },
+    });
+    expect(parseCommandLine(['watch'], {})).toEqual({ command: 'watch', prefixes: [], cardinality: 'low', json: false, connection: {} });
+    expect(parseCommandLine(['watch', '--help'], {})).toEqual({ command: 'help', topic: 'watch' });
+  });
+
+  it.each([
+    [['tag'], 'expected an entity'],
+    [['tag', 'a', 'b'], 'expected one entity, got 2'],
+    [['tag', 'abc'], 'is not an entity id'],
+    [['tag', 'container_id://a', '-c', 'HIGH'], 'expected low, orchestrator or high'],
+    [['list', 'extra'], 'unexpected argument "extra"'],
+    [['list', '--prefix', ''], 'must not be empty'],
+    [['watch', '--socket', '/s', '--url', 'http://127.0.0.1:1'], 'give --socket or --url, not both'],
+    [['watch', '--token', 'a', '--token-file', '/t'], 'give --token or --token-file, not both'],
+    [['list', '--url', 'https://example.com'], 'expected http://127.0.0.1:<port>'],
+    [['help', 'nope'], 'unknown command "nope"'],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(usageError([...argv]).message).toContain(message);
+  });
+});
