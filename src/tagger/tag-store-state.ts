@@ -236,13 +236,14 @@ function upsert(
 
   const entity = info.entity;
   const stored = state.entities.get(entity);
-  const at = stored === undefined ? -1 : stored.sources.findIndex((s) => s.source === info.source);
+  const at = stored === undefined ? -1 : indexOfSource(stored.sources, info.source);
   const previous = at < 0 ? undefined : stored?.sources[at];
   if (previous === undefined ? empty : sameSource(previous, priority, normalized)) {
     return ignored(state, event, 'unchanged');
   }
 
-  const added = empty ? undefined : addSource(state, info.source, priority, normalized);
+  // Interned low tags that the source sends again move to the new entry as they are.
+  const added = empty ? undefined : addSource(state, info.source, priority, normalized, previous);
   if (previous === undefined) countSource(state, info.source, 1);
   else if (added === undefined) countSource(state, info.source, -1);
   if (stored === undefined) {
@@ -252,7 +253,7 @@ function upsert(
     return { state, event, changes: [{ type: 'added', entity, before: undefined, after: record.tags }] };
   }
 
-  if (previous !== undefined) dropSource(state, previous);
+  if (previous !== undefined && added === undefined) dropSource(state, previous);
   const sources = replaceSource(stored.sources, at, added);
   const before = stored.tags;
   if (sources.length === 0) {
@@ -293,11 +294,40 @@ function normalize(info: TagInfo): Normalized {
   return { tags, lowEnd, orchestratorEnd };
 }
 
-function addSource(state: MutableState, source: string, priority: SourcePriority, normalized: Normalized): StoredSource {
+function addSource(
+  state: MutableState,
+  source: string,
+  priority: SourcePriority,
+  normalized: Normalized,
+  previous: StoredSource | undefined,
+): StoredSource {
   const tags = normalized.tags;
+  const lowEnd = normalized.lowEnd;
   // Only low-cardinality tags repeat across many entities; pooling the others would only cost.
-  for (let i = 0; i < normalized.lowEnd; i++) tags[i] = state.pool.acquire(tags[i] as string);
-  return { source, priority, tags: Object.freeze(tags), lowEnd: normalized.lowEnd, orchestratorEnd: normalized.orchestratorEnd };
+  if (previous === undefined) {
+    for (let i = 0; i < lowEnd; i++) tags[i] = state.pool.acquire(tags[i] as string);
+  } else {
+    // Replacing a source: a tag it sends again keeps its pooled instance and its reference (no
+    // release and acquire pair); the others are acquired, and the previous ones not kept released.
+    const old = previous.tags;
+    const oldEnd = previous.lowEnd;
+    let kept = 0;
+    for (let i = 0; i < lowEnd; i++) {
+      const tag = tags[i] as string;
+      let j = 0;
+      while (j < oldEnd && old[j] !== tag) j++;
+      if (j < oldEnd && j < 32) {
+        tags[i] = old[j] as string;
+        kept |= 1 << j;
+      } else {
+        tags[i] = state.pool.acquire(tag);
+      }
+    }
+    for (let j = 0; j < oldEnd; j++) {
+      if (j >= 32 || (kept & (1 << j)) === 0) state.pool.release(old[j] as string);
+    }
+  }
+  return { source, priority, tags: Object.freeze(tags), lowEnd, orchestratorEnd: normalized.orchestratorEnd };
 }
 
 function dropSource(state: MutableState, stored: StoredSource): void {
@@ -308,6 +338,11 @@ function countSource(state: MutableState, source: string, delta: 1 | -1): void {
   const count = (state.entitiesBySource.get(source) ?? 0) + delta;
   if (count <= 0) state.entitiesBySource.delete(source);
   else state.entitiesBySource.set(source, count);
+}
+
+function indexOfSource(sources: readonly StoredSource[], source: string): number {
+  for (let i = 0; i < sources.length; i++) if ((sources[i] as StoredSource).source === source) return i;
+  return -1;
 }
 
 /** A new sources array without the one at `at` (if any) and with `added` (if any) in priority order. */

@@ -114,6 +114,10 @@ describe('tagStore (property)', () => {
           }
         }
         expect(state.pendingDeletes.size).toBe(0);
+        // The intern pool holds exactly the low-cardinality tags still stored: nothing leaks.
+        const lowTags = new Set<string>();
+        for (const sources of expected.store.values()) for (const t of sources.values()) t.low.forEach((x) => lowTags.add(x));
+        expect(state.internedStrings).toBe(lowTags.size);
         // Right after each prune, none of its window's deleted entities is left.
         for (const step of steps) {
           if (step.event.type !== 'prune') continue;
