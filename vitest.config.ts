@@ -6,6 +6,8 @@ export default defineConfig({
     exclude: ['test/bench/**', 'node_modules/**'],
     testTimeout: 20_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    // The JSON results let .ci/run print a plain "N passed, N failed" closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: '.vitest/results.json' },
   },
 });
