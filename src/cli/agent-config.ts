@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { defaultSocketPath } from '../ipc/address.js';
+import { etcdHostsFromUrl } from '../kvstore/etcd-url.js';
 import { CliUsageError } from './errors.js';
 
 /**
@@ -35,6 +36,46 @@ export const COLLECTOR_NAMES: readonly CollectorName[] = Object.freeze(['docker'
  * ```
  */
 export type TagMapping = Readonly<Record<string, string>>;
+
+/**
+ * The key prefix of the shared kvstore when `--kvstore-prefix` is not given: agents with the same
+ * prefix on the same etcd share their entities.
+ *
+ * @example
+ * ```ts
+ * joinSharedStore({ prefix: DEFAULT_KVSTORE_PREFIX, codec: tagKeyCodec, backend });
+ * ```
+ */
+export const DEFAULT_KVSTORE_PREFIX = 'tagstream/tags/v1';
+
+/**
+ * The shared kvstore the agent joins (`--kvstore etcd://host:port` and the `--kvstore-*` options),
+ * every default applied but the name (undefined: the agent takes the host name).
+ *
+ * @example
+ * ```ts
+ * const kvstore: KvstoreConfig = {
+ *   url: 'etcd://10.0.0.1:2379', hosts: ['http://10.0.0.1:2379'], prefix: 'tagstream/tags/v1', name: undefined,
+ *   leaseTtl: 15_000, deleteGracePeriod: 5000, joinTimeout: 10_000,
+ * };
+ * ```
+ */
+export interface KvstoreConfig {
+  /** The URL as given: `etcd://host:port[,host:port...]`. */
+  readonly url: string;
+  /** The etcd endpoints it names, `http://host:port`. */
+  readonly hosts: readonly string[];
+  /** The key prefix the agents share (no trailing `/`). */
+  readonly prefix: string;
+  /** This agent's collaborator name (the host part of its keys); undefined: the host name. */
+  readonly name: string | undefined;
+  /** The session lease's time to live, ms (etcd rounds it up to whole seconds). */
+  readonly leaseTtl: number;
+  /** How long another host's deleted key waits before its entity is deleted here, ms (0: at once). */
+  readonly deleteGracePeriod: number;
+  /** How long the agent waits for etcd at start before it gives up (exit 1), ms. */
+  readonly joinTimeout: number;
+}
 
 /**
  * The agent's settings, every default applied (see docs/agent.md for each option's flag, variable
@@ -77,6 +118,8 @@ export interface AgentConfig {
   readonly statusInterval: number;
   /** JSON lines instead of the live table. */
   readonly json: boolean;
+  /** The shared kvstore to publish to and read other hosts' entities from; undefined: none. */
+  readonly kvstore: KvstoreConfig | undefined;
   /** The config file read, if any. */
   readonly configFile: string | undefined;
 }
@@ -118,6 +161,11 @@ export const AGENT_FLAG_OPTIONS = {
   'status-interval': { type: 'string' },
   json: { type: 'boolean' },
   kvstore: { type: 'string' },
+  'kvstore-prefix': { type: 'string' },
+  'kvstore-name': { type: 'string' },
+  'kvstore-lease-ttl': { type: 'string' },
+  'kvstore-delete-grace': { type: 'string' },
+  'kvstore-join-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -138,6 +186,11 @@ const FILE_KEYS: ReadonlySet<string> = new Set([
   'statusInterval',
   'json',
   'kvstore',
+  'kvstorePrefix',
+  'kvstoreName',
+  'kvstoreLeaseTtl',
+  'kvstoreDeleteGrace',
+  'kvstoreJoinTimeout',
 ]);
 
 /**
@@ -207,10 +260,6 @@ export function parseAgentConfig(flags: AgentFlags, env: Env, file: FileConfig |
 }
 
 function resolve(flags: AgentFlags, env: Env, file: FileConfig, configFile: string | undefined): AgentConfig {
-  const kvstore = pickString(flags, 'kvstore', env, 'TAGSTREAM_KVSTORE', file, 'kvstore');
-  if (kvstore !== undefined) {
-    throw new CliUsageError(kvstore.name, kvstore.source, 'the shared kvstore (etcd://host:port) is not available in this release of the agent');
-  }
   const socket = pickString(flags, 'socket', env, 'TAGSTREAM_SOCKET', file, 'socket');
   const socketPath = socket?.value ?? defaultSocketPath(env);
   const tokenFile = pickString(flags, 'token-file', env, 'TAGSTREAM_TOKEN_FILE', file, 'tokenFile')?.value ?? `${socketPath}.token`;
@@ -243,6 +292,7 @@ function resolve(flags: AgentFlags, env: Env, file: FileConfig, configFile: stri
     kubernetesPeriod: pickDuration(flags, 'kubernetes-period', env, 'TAGSTREAM_KUBERNETES_PERIOD', file, 'kubernetesPeriod', 5000),
     statusInterval: pickDuration(flags, 'status-interval', env, 'TAGSTREAM_STATUS_INTERVAL', file, 'statusInterval', 10_000),
     json: pickBoolean(flags, 'json', env, 'TAGSTREAM_JSON', file, 'json'),
+    kvstore: pickKvstore(flags, env, file),
     configFile,
   };
 }
@@ -277,11 +327,11 @@ function pickString(flags: AgentFlags, flag: string, env: Env, variable: string,
   return { value: fromFile, name: key, source: 'config' };
 }
 
-function pickDuration(flags: AgentFlags, flag: string, env: Env, variable: string, file: FileConfig, key: string, fallback: number): number {
+function pickDuration(flags: AgentFlags, flag: string, env: Env, variable: string, file: FileConfig, key: string, fallback: number, zeroOk = false): number {
   const check = (raw: unknown, name: string, source: Given<unknown>['source']): number => {
     const value = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new CliUsageError(name, source, `expected a positive whole number of milliseconds, got ${JSON.stringify(raw)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || (value === 0 && !zeroOk)) {
+      throw new CliUsageError(name, source, `expected a ${zeroOk ? 'non-negative' : 'positive'} whole number of milliseconds, got ${JSON.stringify(raw)}`);
     }
     return value;
   };
@@ -376,4 +426,58 @@ function checkMapping(value: unknown, name: string, source: Given<unknown>['sour
     out[k] = v;
   }
   return Object.freeze(out);
+}
+
+/** The `--kvstore-*` options: flag, variable, config key. */
+const KVSTORE_OPTIONS = [
+  ['kvstore-prefix', 'TAGSTREAM_KVSTORE_PREFIX', 'kvstorePrefix'],
+  ['kvstore-name', 'TAGSTREAM_KVSTORE_NAME', 'kvstoreName'],
+  ['kvstore-lease-ttl', 'TAGSTREAM_KVSTORE_LEASE_TTL', 'kvstoreLeaseTtl'],
+  ['kvstore-delete-grace', 'TAGSTREAM_KVSTORE_DELETE_GRACE', 'kvstoreDeleteGrace'],
+  ['kvstore-join-timeout', 'TAGSTREAM_KVSTORE_JOIN_TIMEOUT', 'kvstoreJoinTimeout'],
+] as const;
+
+function pickKvstore(flags: AgentFlags, env: Env, file: FileConfig): KvstoreConfig | undefined {
+  const url = pickString(flags, 'kvstore', env, 'TAGSTREAM_KVSTORE', file, 'kvstore');
+  if (url === undefined) {
+    // A kvstore option without the kvstore is a mistake (a typo, a forgotten variable): say so.
+    for (const [flag, variable, key] of KVSTORE_OPTIONS) {
+      const why = 'has no effect without --kvstore etcd://host:port (TAGSTREAM_KVSTORE, config key "kvstore")';
+      if (flagString(flags, flag) !== undefined) throw new CliUsageError(`--${flag}`, 'flag', why);
+      if (nonEmpty(env[variable]) !== undefined) throw new CliUsageError(variable, 'env', why);
+      if (file[key] !== undefined) throw new CliUsageError(key, 'config', why);
+    }
+    return undefined;
+  }
+  const value = url.value.trim();
+  if (/^etcds:\/\//i.test(value)) {
+    throw new CliUsageError(url.name, url.source, `TLS (etcds://) is not supported by the agent yet (it takes no certificates); use etcd://host:port, got ${JSON.stringify(url.value)}`);
+  }
+  if (!value.startsWith('etcd://')) throw new CliUsageError(url.name, url.source, `expected etcd://host:port[,host:port...], got ${JSON.stringify(url.value)}`);
+  let hosts: string[];
+  try {
+    hosts = etcdHostsFromUrl(value);
+  } catch (cause) {
+    const reason = cause instanceof Error && 'reason' in cause && typeof cause.reason === 'string' ? cause.reason : String(cause);
+    throw new CliUsageError(url.name, url.source, `expected etcd://host:port[,host:port...]: ${reason}`, { cause });
+  }
+
+  const prefix = pickString(flags, 'kvstore-prefix', env, 'TAGSTREAM_KVSTORE_PREFIX', file, 'kvstorePrefix');
+  const cleanPrefix = prefix?.value.trim().replace(/\/+$/, '');
+  if (prefix !== undefined && (cleanPrefix === undefined || cleanPrefix.length === 0 || /\s/.test(cleanPrefix))) {
+    throw new CliUsageError(prefix.name, prefix.source, `expected a key prefix such as ${DEFAULT_KVSTORE_PREFIX}, got ${JSON.stringify(prefix.value)}`);
+  }
+  const name = pickString(flags, 'kvstore-name', env, 'TAGSTREAM_KVSTORE_NAME', file, 'kvstoreName');
+  if (name !== undefined && /[\s/]/.test(name.value)) {
+    throw new CliUsageError(name.name, name.source, `expected a name without spaces or '/' (it is the host part of this agent's keys), got ${JSON.stringify(name.value)}`);
+  }
+  return {
+    url: value,
+    hosts,
+    prefix: cleanPrefix ?? DEFAULT_KVSTORE_PREFIX,
+    name: name?.value,
+    leaseTtl: pickDuration(flags, 'kvstore-lease-ttl', env, 'TAGSTREAM_KVSTORE_LEASE_TTL', file, 'kvstoreLeaseTtl', 15_000),
+    deleteGracePeriod: pickDuration(flags, 'kvstore-delete-grace', env, 'TAGSTREAM_KVSTORE_DELETE_GRACE', file, 'kvstoreDeleteGrace', 5000, true),
+    joinTimeout: pickDuration(flags, 'kvstore-join-timeout', env, 'TAGSTREAM_KVSTORE_JOIN_TIMEOUT', file, 'kvstoreJoinTimeout', 10_000),
+  };
 }

@@ -1,6 +1,7 @@
 /**
- * `tagstream agent`: detects the host's collectors, runs them into a Tagger, serves it over IPC and
- * shows a live status until SIGINT or SIGTERM.
+ * `tagstream agent`: detects the host's collectors, runs them into a Tagger (with the other hosts'
+ * entities from a shared kvstore when `--kvstore` is given, publishing this host's there), serves it
+ * over IPC and shows a live status until SIGINT or SIGTERM.
  */
 import {
   type Observable,
@@ -24,7 +25,8 @@ import { type TaggerServer, serveTagger } from '../ipc/server.js';
 import { type Tagger, createTagger } from '../tagger/tagger.js';
 import type { Collector } from '../tagger/types.js';
 import type { Logger, LogFields } from '../util/logger.js';
-import type { AgentConfig, CollectorName } from './agent-config.js';
+import type { AgentConfig } from './agent-config.js';
+import type { AgentKvstore } from './agent-kvstore.js';
 import { type ShownState, dockerShownState, kubernetesShownState } from './collector-state.js';
 import { type Detection, detectCollectors, pathsToProbe } from './detect.js';
 import { CliRuntimeError } from './errors.js';
@@ -33,6 +35,7 @@ import { probePaths } from './probe-paths.js';
 import {
   type AgentLogLine,
   type CollectorStatus,
+  type StatusRowName,
   type StatusSnapshot,
   collectorLine,
   encodeLogLine,
@@ -45,9 +48,9 @@ import {
   updatesPerSecond,
 } from './status.js';
 
-/** A started collector: what the Tagger runs, its status at start, and its shown state over time. */
+/** A started collector (or the kvstore): what the Tagger runs, its status at start, and its shown state over time. */
 interface Running {
-  readonly name: CollectorName;
+  readonly name: StatusRowName;
   readonly collector: Collector | undefined;
   readonly initial: CollectorStatus;
   readonly state$: Observable<ShownState>;
@@ -58,7 +61,8 @@ const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
 /**
  * Runs the agent with `config` until a signal arrives; resolves with the exit code (0), rejects
- * with a {@link CliRuntimeError} when it cannot start (a collector's options, the socket in use).
+ * with a {@link CliRuntimeError} when it cannot start (a collector's options, the kvstore
+ * unreachable within its join timeout, the socket in use).
  *
  * @example
  * ```ts
@@ -86,6 +90,8 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
 
   const detections = detectCollectors({ config, env: io.env, existing: await probePaths(pathsToProbe(config)) });
   const running = await Promise.all(detections.map((d) => startCollector(d, config, logger)));
+  const kv = await joinKvstore(config, io, json, logger);
+  if (kv !== undefined) running.push({ name: 'kvstore', collector: kv.collector, initial: kv.initial, state$: kv.state$ });
   const collectors = running.flatMap((r) => (r.collector === undefined ? [] : [r.collector]));
   const tagger = createTagger({ collectors, pruneInterval: config.pruneInterval, logger });
   tagger.start();
@@ -93,10 +99,14 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
   try {
     server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, logger });
   } catch (error) {
+    await kv?.close();
     tagger.stop();
     throw new CliRuntimeError('agent', `cannot serve on ${config.socketPath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 
+  // Published only once serving: an agent that cannot start (its socket held by a live agent of
+  // the same name) never writes, so it never deletes, keys that are not its own.
+  const publishing = kv?.publish$(tagger).subscribe();
   const initial = running.map((r) => r.initial);
   const statuses$ = combineLatest(running.map((r) => r.state$.pipe(map((shown): CollectorStatus => ({ ...r.initial, ...shown })))));
   const snapshots$ = (every: number): Observable<StatusSnapshot> =>
@@ -104,8 +114,8 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
       startWith(-1),
       withLatestFrom(statuses$),
       scan<[number, CollectorStatus[]], StatusSnapshot & { updates: number }>(
-        (previous, [, collectorStatuses]) => snapshotOf(tagger, server, collectorStatuses, warnings, io.now(), previous),
-        snapshotOf(tagger, server, initial, warnings, io.now(), undefined),
+        (previous, [, collectorStatuses]) => snapshotOf(tagger, server, kv, collectorStatuses, warnings, io.now(), previous),
+        snapshotOf(tagger, server, kv, initial, warnings, io.now(), undefined),
       ),
     );
 
@@ -141,7 +151,10 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
   const subscription = status$.subscribe();
   const signal = await firstValueFrom(signal$);
   subscription.unsubscribe();
+  publishing?.unsubscribe();
   await server.close();
+  // Deletes this host's keys (other agents drop its entities after their delete grace), then revokes the lease.
+  await kv?.close();
   tagger.stop();
   if (json) emit(stopLine(io.now(), signal));
   else io.out(`\nstopped (${signal}).\n`);
@@ -151,6 +164,7 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
 function snapshotOf(
   tagger: Tagger,
   server: TaggerServer,
+  kv: AgentKvstore | undefined,
   collectors: readonly CollectorStatus[],
   warnings: readonly string[],
   time: number,
@@ -166,7 +180,19 @@ function snapshotOf(
     updatesPerSecond: previous === undefined ? 0 : updatesPerSecond(previous, { time, updates: t.updates }),
     warnings: [...warnings],
     updates: t.updates,
+    ...(kv === undefined ? {} : { kvstore: kv.counters() }),
   };
+}
+
+/** Joins the shared kvstore when `--kvstore` is given (loading the etcd client only then). */
+async function joinKvstore(config: AgentConfig, io: CliIo, json: boolean, logger: Logger): Promise<AgentKvstore | undefined> {
+  const kvstore = config.kvstore;
+  if (kvstore === undefined) return undefined;
+  const waiting = `joining the kvstore ${kvstore.url} (prefix ${kvstore.prefix}, at most ${kvstore.joinTimeout} ms)`;
+  if (json) logger.info(waiting);
+  else io.out(`${waiting}…\n`);
+  const { joinAgentKvstore } = await import('./agent-kvstore.js');
+  return joinAgentKvstore(kvstore, logger);
 }
 
 async function startCollector(detection: Detection, config: AgentConfig, logger: Logger): Promise<Running> {

@@ -72,3 +72,19 @@ function describe(error: Error): string {
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
 }
+
+/**
+ * The shared kvstore's state: `connected` while its cache holds a complete list and the watch runs,
+ * `retrying` (with the last error) while it lists again after losing etcd. `where` (the URL, the
+ * name, the prefix) is the reason while it is healthy.
+ *
+ * @example
+ * ```ts
+ * kvstoreShownState(false, new Error('connect ECONNREFUSED 10.0.0.1:2379'), 'etcd://10.0.0.1:2379 as n1');
+ * // { state: 'retrying', reason: 'etcd://10.0.0.1:2379 as n1: listing again after: connect ECONNREFUSED 10.0.0.1:2379' }
+ * ```
+ */
+export function kvstoreShownState(synced: boolean, lastError: Error | undefined, where: string): ShownState {
+  if (synced) return { state: 'connected', reason: where };
+  return { state: 'retrying', reason: `${where}: listing again${lastError === undefined ? '' : ` after: ${describe(lastError)}`}` };
+}

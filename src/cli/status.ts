@@ -16,6 +16,40 @@ import type { Detection } from './detect.js';
 export type CollectorState = 'connected' | 'connecting' | 'retrying' | 'ready' | 'idle' | 'not found' | 'disabled';
 
 /**
+ * A row of the status: a collector, or the shared kvstore (`--kvstore`), whose entities are other
+ * hosts' (source `kvstore`).
+ *
+ * @example
+ * ```ts
+ * const row: StatusRowName = 'kvstore';
+ * ```
+ */
+export type StatusRowName = CollectorName | 'kvstore';
+
+/**
+ * The shared kvstore's counters in a status snapshot (from the store's telemetry).
+ *
+ * @example
+ * ```ts
+ * const kv: KvstoreCounters = { url: 'etcd://10.0.0.1:2379', name: 'node-a', sharedKeys: 12, localKeys: 4, writeErrors: 0, watchErrors: 1, decodeErrors: 0 };
+ * ```
+ */
+export interface KvstoreCounters {
+  /** The `--kvstore` URL. */
+  readonly url: string;
+  /** This agent's collaborator name. */
+  readonly name: string;
+  /** Keys in the store, every agent's. */
+  readonly sharedKeys: number;
+  /** Keys this agent publishes. */
+  readonly localKeys: number;
+  /** Failed writes and deletes (retried at the next synchronization), failed lists and watches, undecodable values. */
+  readonly writeErrors: number;
+  readonly watchErrors: number;
+  readonly decodeErrors: number;
+}
+
+/**
  * One collector in a status snapshot.
  *
  * @example
@@ -24,7 +58,7 @@ export type CollectorState = 'connected' | 'connecting' | 'retrying' | 'ready' |
  * ```
  */
 export interface CollectorStatus {
-  readonly name: CollectorName;
+  readonly name: StatusRowName;
   readonly state: CollectorState;
   /** Why it is in that state (the socket, the error, what is missing). */
   readonly reason: string;
@@ -53,6 +87,8 @@ export interface StatusSnapshot {
   readonly updatesPerSecond: number;
   /** The last warnings logged (shown under the table), oldest first. */
   readonly warnings: readonly string[];
+  /** The shared kvstore's counters, when the agent joined one. */
+  readonly kvstore?: KvstoreCounters;
 }
 
 /**
@@ -143,12 +179,26 @@ export function renderStatusTable(snapshot: StatusSnapshot, columns = 100): stri
     ...table,
     '',
     `entities: ${snapshot.entities}${bySource.length > 0 ? ` (${bySource})` : ''} · updates/s: ${snapshot.updatesPerSecond.toFixed(1)}`,
+    ...(snapshot.kvstore === undefined ? [] : [kvstoreSummary(snapshot.kvstore)]),
   ];
   const shown = lines.map((line) => cut(line, width));
   if (nothingDetected(snapshot.collectors)) shown.push('', ...wrap(NOTHING_DETECTED, width));
   if (snapshot.warnings.length > 0) shown.push('', 'recent warnings:', ...snapshot.warnings.map((w) => cut(`  ${w}`, width)));
   shown.push('', 'Ctrl-C to stop.');
   return shown.join('\n') + '\n';
+}
+
+/**
+ * The kvstore's line under the table: the keys in the store and this agent's, and the errors.
+ *
+ * @example
+ * ```ts
+ * kvstoreSummary({ url: 'etcd://e:2379', name: 'n1', sharedKeys: 5, localKeys: 2, writeErrors: 0, watchErrors: 0, decodeErrors: 0 });
+ * // 'kvstore: 5 keys, 2 published as n1 · errors: 0 write, 0 watch, 0 decode'
+ * ```
+ */
+export function kvstoreSummary(kv: KvstoreCounters): string {
+  return `kvstore: ${kv.sharedKeys} keys, ${kv.localKeys} published as ${kv.name} · errors: ${kv.writeErrors} write, ${kv.watchErrors} watch, ${kv.decodeErrors} decode`;
 }
 
 /** Splits `text` at spaces into lines of at most `width` columns (a longer word stays whole). */
@@ -241,6 +291,7 @@ export function statusLine(snapshot: StatusSnapshot): AgentLogLine {
     entitiesBySource: snapshot.entitiesBySource,
     updatesPerSecond: snapshot.updatesPerSecond,
     collectors: snapshot.collectors.map((c) => ({ name: c.name, state: c.state, entities: c.entities ?? null })),
+    ...(snapshot.kvstore === undefined ? {} : { kvstore: snapshot.kvstore }),
   };
 }
 

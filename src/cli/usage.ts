@@ -7,6 +7,7 @@ const GENERAL = `usage: tagstream <command> [options]
 
 commands:
   agent                      detect Docker / Kubernetes / ECS, run their collectors and serve the tags
+                             (--kvstore etcd://host:port: share them with the other hosts' agents)
   tag <entity> [-c level]    the tags of one entity (level: low, orchestrator, high)
   list [--prefix p]...       every entity the agent holds, with its sources and tags
   watch [--prefix p]...      follow the agent's changes (added, modified, deleted) until Ctrl-C
@@ -40,7 +41,14 @@ Flags beat environment variables, which beat the config file, which beats the de
   --kubernetes-period <ms>     time between pod lists (5000)        TAGSTREAM_KUBERNETES_PERIOD
   --status-interval <ms>       time between JSON status lines (10000) TAGSTREAM_STATUS_INTERVAL
   --json                       JSON lines instead of the table      TAGSTREAM_JSON
-  --kvstore <etcd://host:port> reserved: not available in this release`;
+
+Shared kvstore (publish this host's entities to etcd, serve the other hosts' too):
+  --kvstore <etcd://h:p[,h:p]> the etcd cluster to join             TAGSTREAM_KVSTORE
+  --kvstore-prefix <prefix>    key prefix (tagstream/tags/v1)       TAGSTREAM_KVSTORE_PREFIX
+  --kvstore-name <name>        this agent's name (host name)        TAGSTREAM_KVSTORE_NAME
+  --kvstore-lease-ttl <ms>     a dead agent's keys go (15000)       TAGSTREAM_KVSTORE_LEASE_TTL
+  --kvstore-delete-grace <ms>  wait on a remote delete (5000)       TAGSTREAM_KVSTORE_DELETE_GRACE
+  --kvstore-join-timeout <ms>  wait at start, then exit 1 (10000)   TAGSTREAM_KVSTORE_JOIN_TIMEOUT`;
 
 const CONNECTION = `  --socket <path>        the agent's socket             TAGSTREAM_SOCKET
   --url <http://127.0.0.1:port>  the agent over loopback TCP

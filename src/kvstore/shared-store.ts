@@ -3,6 +3,7 @@ import {
   BehaviorSubject,
   EMPTY,
   type Observable,
+  asyncScheduler,
   type SchedulerLike,
   Subject,
   type Subscription,
@@ -24,6 +25,7 @@ import {
   switchMap,
   tap,
   throwError,
+  timer,
 } from 'rxjs';
 import { consoleLogger, type Logger } from '../util/logger.js';
 import type { KvBackend } from './backend.js';
@@ -305,7 +307,9 @@ class LiveSharedStore<K> implements SharedStore<K> {
 
   /** Resolves when the initial list is in the cache; rejects after `joinTimeout`. */
   joined(): Promise<void> {
-    const timeout$ = unrefTimer(this.opts.joinTimeout, undefined, this.opts.scheduler).pipe(
+    // A caller awaits this answer: its deadline must keep the process alive (an unref'd timer
+    // would let Node exit with the join neither resolved nor rejected).
+    const timeout$ = timer(this.opts.joinTimeout, this.opts.scheduler ?? asyncScheduler).pipe(
       mergeMap(() => throwError(() => new KvJoinTimeoutError(this.prefix, this.opts.joinTimeout, this.lastError === undefined ? undefined : { cause: this.lastError }))),
     );
     return firstValueFrom(race(this.syncedState$.pipe(filter(Boolean)), timeout$)).then(() => undefined);

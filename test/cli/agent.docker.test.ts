@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireDockerEngine, skipDockerSuite, startDockerEngine } from '../services/docker.js';
 import type { DockerEngine } from '../services/docker.js';
-import { type CliChild, jsonOf, killAll, runCli, spawnCli, tempDir } from './helpers.js';
+import { type CliChild, eventually, jsonOf, killAll, runCli, spawnCli, tempDir } from './helpers.js';
 
 const PYTHON_DIR = fileURLToPath(new URL('../../src/ipc/python/', import.meta.url));
 
@@ -23,22 +23,6 @@ function pyGetTags(env: Record<string, string>, entity: string, cardinality: str
       else resolve(JSON.parse(stdout));
     });
   });
-}
-
-/** Retries `attempt` every 200 ms until it returns a value (at most `ms`). */
-async function eventually<T>(attempt: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${what} did not happen within ${ms} ms${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
 const skip = skipDockerSuite();

@@ -52,6 +52,17 @@ describe('tagstream agent (child process)', () => {
     expect(await first.exited()).toBe(0);
   });
 
+  it('exits 1 with the reason when the kvstore cannot be joined, without serving', async () => {
+    const socket = join(tmp.dir, 'kv.sock');
+    // Port 1 on loopback: nothing listens there.
+    const result = await runCli(['agent', '--json', '--socket', socket, ...NOTHING, '--kvstore', 'etcd://127.0.0.1:1', '--kvstore-join-timeout', '700'], { HOME: tmp.dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('tagstream: agent: cannot join the kvstore etcd://127.0.0.1:1 (prefix tagstream/tags/v1): could not join the shared store "tagstream/tags/v1": the backend did not list it within 700 ms');
+    expect(jsonOf(result.stdout.split('\n')[0] ?? '')).toMatchObject({ event: 'log', message: 'joining the kvstore etcd://127.0.0.1:1 (prefix tagstream/tags/v1, at most 700 ms)' });
+    expect(result.stdout).not.toContain('"event":"start"');
+    expect(existsSync(socket)).toBe(false);
+  });
+
   it('exits 2 on a usage error, before starting anything', async () => {
     const result = await runCli(['agent', '--prune-interval', 'soon'], { HOME: tmp.dir });
     expect(result.code).toBe(2);

@@ -37,6 +37,7 @@ describe('parseCommandLine: the agent', () => {
       kubernetesPeriod: 5000,
       statusInterval: 10_000,
       json: false,
+      kvstore: undefined,
       configFile: undefined,
     } satisfies AgentConfig);
   });
@@ -116,7 +117,18 @@ describe('parseCommandLine: the agent', () => {
     [['agent', '--label-as-tag', '=team'], '--label-as-tag', 'flag'],
     [['agent', '--disable', 'podman'], '--disable', 'flag'],
     [['agent', '--socket', ''], '--socket', 'flag'],
-    [['agent', '--kvstore', 'etcd://127.0.0.1:2379'], '--kvstore', 'flag'],
+    [['agent', '--kvstore', 'http://127.0.0.1:2379'], '--kvstore', 'flag'],
+    [['agent', '--kvstore', 'etcds://127.0.0.1:2379'], '--kvstore', 'flag'],
+    [['agent', '--kvstore', 'etcd://'], '--kvstore', 'flag'],
+    [['agent', '--kvstore', 'etcd://a b:2379'], '--kvstore', 'flag'],
+    [['agent', '--kvstore', 'etcd://e:2379/path'], '--kvstore', 'flag'],
+    [['agent', '--kvstore', ''], '--kvstore', 'flag'],
+    [['agent', '--kvstore', 'etcd://e:2379', '--kvstore-name', 'a/b'], '--kvstore-name', 'flag'],
+    [['agent', '--kvstore', 'etcd://e:2379', '--kvstore-prefix', '/'], '--kvstore-prefix', 'flag'],
+    [['agent', '--kvstore', 'etcd://e:2379', '--kvstore-lease-ttl', '0'], '--kvstore-lease-ttl', 'flag'],
+    [['agent', '--kvstore', 'etcd://e:2379', '--kvstore-delete-grace=-1'], '--kvstore-delete-grace', 'flag'],
+    [['agent', '--kvstore', 'etcd://e:2379', '--kvstore-join-timeout', 'soon'], '--kvstore-join-timeout', 'flag'],
+    [['agent', '--kvstore-prefix', 'p'], '--kvstore-prefix', 'flag'],
     [['agent', '--frobnicate'], 'tagstream agent', 'command'],
     [['agent', 'extra'], 'tagstream agent', 'command'],
     [['agent', '--prune-interval'], 'tagstream agent', 'command'],
@@ -132,7 +144,9 @@ describe('parseCommandLine: the agent', () => {
     [{ TAGSTREAM_LABELS_AS_TAGS: 'team=team' }, 'TAGSTREAM_LABELS_AS_TAGS'],
     [{ TAGSTREAM_ENV_AS_TAGS: '["a"]' }, 'TAGSTREAM_ENV_AS_TAGS'],
     [{ TAGSTREAM_DISABLE: 'docker,rkt' }, 'TAGSTREAM_DISABLE'],
-    [{ TAGSTREAM_KVSTORE: 'etcd://a:1' }, 'TAGSTREAM_KVSTORE'],
+    [{ TAGSTREAM_KVSTORE: 'redis://a:1' }, 'TAGSTREAM_KVSTORE'],
+    [{ TAGSTREAM_KVSTORE: 'etcd://a:1', TAGSTREAM_KVSTORE_LEASE_TTL: '1.5' }, 'TAGSTREAM_KVSTORE_LEASE_TTL'],
+    [{ TAGSTREAM_KVSTORE_NAME: 'node-a' }, 'TAGSTREAM_KVSTORE_NAME'],
   ])('refuses the environment %j, naming %s', (extra, option) => {
     const error = usageError(['agent'], { ...BASE_ENV, ...extra });
     expect(error).toMatchObject({ option, source: 'env' });
@@ -148,6 +162,10 @@ describe('parseCommandLine: the agent', () => {
     ['{"socket": 3}', 'socket'],
     ['{"disable": "docker"}', 'disable'],
     ['{"labelsAsTags": {"team": 1}}', 'labelsAsTags'],
+    ['{"kvstore": "etcd:/e:2379"}', 'kvstore'],
+    ['{"kvstore": 2379}', 'kvstore'],
+    ['{"kvstore": "etcd://e:2379", "kvstoreDeleteGrace": "5s"}', 'kvstoreDeleteGrace'],
+    ['{"kvstoreLeaseTtl": 5000}', 'kvstoreLeaseTtl'],
   ])('refuses the config file %s, naming %s', (text, option) => {
     const error = usageError(['agent', '--config', '/etc/t.json'], BASE_ENV, text);
     expect(error).toMatchObject({ option, source: 'config' });
@@ -156,6 +174,51 @@ describe('parseCommandLine: the agent', () => {
   it('lets a flag win over the file, whose keys are still checked', () => {
     expect(agent(['--config', '/etc/t.json', '--prune-interval', '10'], BASE_ENV, '{"pruneInterval": 20}').pruneInterval).toBe(10);
     expect(usageError(['agent', '--config', '/etc/t.json', '--prune-interval', '10'], BASE_ENV, '{"pruneIntervl": 20}').option).toBe('pruneIntervl');
+  });
+});
+
+describe('parseCommandLine: the shared kvstore', () => {
+  it('is off by default, and takes etcd://host:port with its defaults', () => {
+    expect(agent([]).kvstore).toBeUndefined();
+    expect(agent(['--kvstore', 'etcd://127.0.0.1:2379']).kvstore).toEqual({
+      url: 'etcd://127.0.0.1:2379',
+      hosts: ['http://127.0.0.1:2379'],
+      prefix: 'tagstream/tags/v1',
+      name: undefined, // the agent takes the host name
+      leaseTtl: 15_000,
+      deleteGracePeriod: 5000,
+      joinTimeout: 10_000,
+    });
+  });
+
+  it('takes several hosts, a default port, and every option from its flag, variable or config key', () => {
+    expect(agent(['--kvstore', 'etcd://10.0.0.1:2379,10.0.0.2:23790,etcd-3']).kvstore?.hosts).toEqual(['http://10.0.0.1:2379', 'http://10.0.0.2:23790', 'http://etcd-3:2379']);
+    const flags = agent(['--kvstore', 'etcd://e:1', '--kvstore-prefix', 'team/tags/', '--kvstore-name', 'node-a', '--kvstore-lease-ttl', '3000', '--kvstore-delete-grace', '0', '--kvstore-join-timeout', '500']);
+    expect(flags.kvstore).toEqual({ url: 'etcd://e:1', hosts: ['http://e:1'], prefix: 'team/tags', name: 'node-a', leaseTtl: 3000, deleteGracePeriod: 0, joinTimeout: 500 });
+    const env = agent([], {
+      ...BASE_ENV,
+      TAGSTREAM_KVSTORE: 'etcd://e:2',
+      TAGSTREAM_KVSTORE_PREFIX: 'p',
+      TAGSTREAM_KVSTORE_NAME: 'n',
+      TAGSTREAM_KVSTORE_LEASE_TTL: '4000',
+      TAGSTREAM_KVSTORE_DELETE_GRACE: '100',
+      TAGSTREAM_KVSTORE_JOIN_TIMEOUT: '200',
+    });
+    expect(env.kvstore).toEqual({ url: 'etcd://e:2', hosts: ['http://e:2'], prefix: 'p', name: 'n', leaseTtl: 4000, deleteGracePeriod: 100, joinTimeout: 200 });
+    const file = JSON.stringify({ kvstore: 'etcd://e:3', kvstorePrefix: 'q', kvstoreName: 'm', kvstoreLeaseTtl: 5000, kvstoreDeleteGrace: 0, kvstoreJoinTimeout: 300 });
+    expect(agent(['--config', '/t.json'], BASE_ENV, file).kvstore).toEqual({ url: 'etcd://e:3', hosts: ['http://e:3'], prefix: 'q', name: 'm', leaseTtl: 5000, deleteGracePeriod: 0, joinTimeout: 300 });
+    // Flags over variables over the file, option by option.
+    const mixed = agent(['--config', '/t.json', '--kvstore-name', 'flag'], { ...BASE_ENV, TAGSTREAM_KVSTORE: 'etcd://env:4' }, file);
+    expect(mixed.kvstore).toMatchObject({ url: 'etcd://env:4', name: 'flag', prefix: 'q', joinTimeout: 300 });
+  });
+
+  it('names the bad value and says what is expected', () => {
+    expect(usageError(['agent', '--kvstore', 'etcds://e:2379']).message).toContain('TLS (etcds://) is not supported by the agent yet');
+    expect(usageError(['agent', '--kvstore', 'e:2379']).message).toBe('--kvstore: expected etcd://host:port[,host:port...], got "e:2379"');
+    expect(usageError(['agent', '--kvstore', 'etcd://a b']).message).toContain('invalid host "a b"');
+    expect(usageError(['agent'], { ...BASE_ENV, TAGSTREAM_KVSTORE_PREFIX: 'x' }).message).toBe(
+      'environment variable TAGSTREAM_KVSTORE_PREFIX: has no effect without --kvstore etcd://host:port (TAGSTREAM_KVSTORE, config key "kvstore")',
+    );
   });
 });
 
@@ -172,9 +235,10 @@ describe('configFileOf', () => {
     const text = JSON.stringify({
       socket: '/s', tokenFile: '/t', dockerHost: 'unix:///d.sock', kubeconfig: '/k', nodeName: 'n', ecsMetadataUri: 'http://e',
       disable: ['ecs'], labelsAsTags: {}, envAsTags: {}, annotationsAsTags: {}, pruneInterval: 1, kubernetesPeriod: 1, statusInterval: 1, json: false,
+      kvstore: 'etcd://e:2379', kvstorePrefix: 'p', kvstoreName: 'n', kvstoreLeaseTtl: 1000, kvstoreDeleteGrace: 0, kvstoreJoinTimeout: 1,
     });
     expect(parseConfigFile(text, 'x.json')).not.toBeInstanceOf(CliUsageError);
-    expect(parseAgentConfig({}, {}, parseConfigFile(text, 'x.json') as Record<string, unknown>)).toMatchObject({ socketPath: '/s', tokenFile: '/t', disabled: ['ecs'] });
+    expect(parseAgentConfig({}, {}, parseConfigFile(text, 'x.json') as Record<string, unknown>)).toMatchObject({ socketPath: '/s', tokenFile: '/t', disabled: ['ecs'], kvstore: { url: 'etcd://e:2379', prefix: 'p', name: 'n' } });
   });
 });
 

@@ -131,3 +131,19 @@ export function jsonOf(line: string): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+/** Retries `attempt` every 200 ms until it returns a value (at most `ms`). */
+export async function eventually<T>(attempt: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await attempt();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${what} did not happen within ${ms} ms${last instanceof Error ? `: ${last.message}` : ''}`);
+}

@@ -49,9 +49,12 @@ describe('the tagstream command', () => {
     }
   });
 
-  it('leaves --kvstore as a clearly refused gap', async () => {
-    const result = await run(['agent', '--kvstore', 'etcd://127.0.0.1:2379']);
+  it('refuses a --kvstore that is not etcd://host:port with exit code 2, before starting anything', async () => {
+    const result = await run(['agent', '--kvstore', 'http://127.0.0.1:2379']);
     expect(result.code).toBe(2);
-    expect(result.err).toContain('--kvstore: the shared kvstore (etcd://host:port) is not available in this release');
+    expect(result.err).toContain('tagstream: --kvstore: expected etcd://host:port[,host:port...], got "http://127.0.0.1:2379"');
+    expect(await run(['agent', '--kvstore-name', 'a'])).toMatchObject({ code: 2, err: expect.stringContaining('--kvstore-name: has no effect without --kvstore') });
+    const help = await run(['agent', '--help']);
+    for (const flag of ['--kvstore ', '--kvstore-prefix', '--kvstore-name', '--kvstore-lease-ttl', '--kvstore-delete-grace', '--kvstore-join-timeout']) expect(help.out).toContain(flag);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dockerShownState, kubernetesShownState } from '../../src/cli/collector-state.js';
+import { dockerShownState, kubernetesShownState, kvstoreShownState } from '../../src/cli/collector-state.js';
 import {
   type CollectorStatus,
   type StatusSnapshot,
@@ -7,6 +7,7 @@ import {
   collectorLine,
   encodeLogLine,
   initialStatus,
+  kvstoreSummary,
   logLine,
   renderStatusTable,
   startLine,
@@ -134,5 +135,31 @@ describe('the collectors\' states as shown', () => {
     expect(kubernetesShownState({ status: 'connected', pods: 12 }, 'node n')).toEqual({ state: 'connected', reason: 'node n, 12 pods' });
     const failed = new KubernetesListError('http-status', 'pods', 1, 'HTTP 403', 403);
     expect(kubernetesShownState({ status: 'retrying', attempt: 1, delayMs: 500, reason: failed }, 'node n')).toEqual({ state: 'retrying', reason: `${failed.message}; retry 1 in 500 ms` });
+  });
+});
+
+describe('the shared kvstore in the status', () => {
+  const KV: CollectorStatus = { name: 'kvstore', state: 'connected', reason: 'etcd://e:2379 as n1, prefix tagstream/tags/v1', entities: 4 };
+  const counters = { url: 'etcd://e:2379', name: 'n1', sharedKeys: 6, localKeys: 2, writeErrors: 1, watchErrors: 0, decodeErrors: 0 };
+
+  it('is one more row, with the counters under the totals, and the JSON status line carries them', () => {
+    const text = renderStatusTable(snapshot([...RUNNING, KV], { kvstore: counters }), 200);
+    expect(text).toMatch(/kvstore\s+connected\s+4\s+etcd:\/\/e:2379 as n1, prefix tagstream\/tags\/v1/);
+    expect(text).toContain('kvstore: 6 keys, 2 published as n1 · errors: 1 write, 0 watch, 0 decode');
+    expect(statusLine(snapshot([KV], { kvstore: counters }))).toMatchObject({ collectors: [{ name: 'kvstore', state: 'connected', entities: 4 }], kvstore: counters });
+    expect(statusLine(snapshot(RUNNING))).not.toHaveProperty('kvstore');
+    expect(kvstoreSummary(counters)).toBe('kvstore: 6 keys, 2 published as n1 · errors: 1 write, 0 watch, 0 decode');
+  });
+
+  it('an agent with only the kvstore is not "nothing detected": it serves the other hosts\' entities', () => {
+    const none: CollectorStatus[] = RUNNING.map((c) => ({ ...c, state: 'disabled', entities: undefined }));
+    expect(renderStatusTable(snapshot([...none, KV]), 400)).not.toContain(NOTHING_DETECTED);
+    expect(startLine(T, { version: '1', address: 'unix:/s', tokenFile: '/t', collectors: [...none, KV] })).not.toHaveProperty('message');
+  });
+
+  it('kvstoreShownState: connected while synced, retrying with the last error while listing again', () => {
+    expect(kvstoreShownState(true, new Error('old'), 'etcd://e:2379 as n1')).toEqual({ state: 'connected', reason: 'etcd://e:2379 as n1' });
+    expect(kvstoreShownState(false, new Error('connect ECONNREFUSED'), 'etcd://e:2379 as n1')).toEqual({ state: 'retrying', reason: 'etcd://e:2379 as n1: listing again after: connect ECONNREFUSED' });
+    expect(kvstoreShownState(false, undefined, 'w')).toEqual({ state: 'retrying', reason: 'w: listing again' });
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * The agent's shared kvstore (`--kvstore etcd://host:port`): joins the etcd store, gives the tagger
+ * a collector of the other hosts' entities, publishes this host's, shows its state and counters,
+ * and closes (deleting this host's keys) on shutdown. Loaded by the agent only when `--kvstore` is
+ * given, so etcd3 is not loaded otherwise.
+ */
+import { hostname } from 'node:os';
+import { EMPTY, type Observable, catchError, combineLatest, ignoreElements, lastValueFrom, map, startWith } from 'rxjs';
+import { etcdBackend } from '../kvstore/etcd.js';
+import { type KvError, joinSharedStore, publishTags, sharedStoreCollector, tagKeyCodec } from '../kvstore/index.js';
+import type { Tagger } from '../tagger/tagger.js';
+import type { Collector } from '../tagger/types.js';
+import type { Logger } from '../util/logger.js';
+import type { KvstoreConfig } from './agent-config.js';
+import { type ShownState, kvstoreShownState } from './collector-state.js';
+import { CliRuntimeError } from './errors.js';
+import type { CollectorStatus, KvstoreCounters } from './status.js';
+
+/**
+ * A joined shared kvstore, as the agent uses it.
+ *
+ * @example
+ * ```ts
+ * const kv = await joinAgentKvstore(config.kvstore, logger);
+ * const tagger = createTagger({ collectors: [...collectors, kv.collector] });
+ * const publishing = kv.publish$(tagger).subscribe();
+ * // on SIGTERM:
+ * publishing.unsubscribe();
+ * await kv.close();
+ * ```
+ */
+export interface AgentKvstore {
+  /** This agent's collaborator name (the host part of its keys). */
+  readonly name: string;
+  /** The collector of the other hosts' entities (source `kvstore`). */
+  readonly collector: Collector;
+  /** The kvstore's row of the status, at join. */
+  readonly initial: CollectorStatus;
+  /** The row's state over time. */
+  readonly state$: Observable<ShownState>;
+  /** Publishes `tagger`'s entities while subscribed; a failure is logged and ends it. */
+  publish$(tagger: Tagger): Observable<never>;
+  /** The store's counters now. */
+  counters(): KvstoreCounters;
+  /** Closes the store (deleting this agent's keys), then the etcd client (revoking the lease). Never rejects. */
+  close(): Promise<void>;
+}
+
+/**
+ * Joins the shared kvstore `config` names on etcd. Rejects with a {@link CliRuntimeError} when etcd
+ * does not answer within `config.joinTimeout` (the etcd client is closed first).
+ *
+ * @example
+ * ```ts
+ * const kv = await joinAgentKvstore({ url: 'etcd://127.0.0.1:2379', hosts: ['http://127.0.0.1:2379'], prefix: 'tagstream/tags/v1',
+ *   name: 'node-a', leaseTtl: 15_000, deleteGracePeriod: 5000, joinTimeout: 10_000 }, logger);
+ * ```
+ */
+export async function joinAgentKvstore(config: KvstoreConfig, logger: Logger): Promise<AgentKvstore> {
+  const name = config.name ?? hostname();
+  const backend = etcdBackend({ hosts: config.hosts, leaseTtl: config.leaseTtl, logger });
+  const closeBackend = async (revoke: boolean): Promise<void> => {
+    try {
+      await lastValueFrom(backend.close({ revoke }), { defaultValue: undefined });
+    } catch (error) {
+      logger.warn('kvstore: closing the etcd client failed; this agent\'s keys go when its lease expires', { error });
+    }
+  };
+  const store = await joinSharedStore({
+    prefix: config.prefix,
+    codec: tagKeyCodec,
+    backend,
+    name,
+    deleteGracePeriod: config.deleteGracePeriod,
+    joinTimeout: config.joinTimeout,
+    logger,
+  })
+    .catch(async (error: unknown) => {
+      await closeBackend(false);
+      throw new CliRuntimeError('agent', `cannot join the kvstore ${config.url} (prefix ${config.prefix}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    });
+  const where = `${config.url} as ${name}, prefix ${config.prefix}`;
+  let closing: Promise<void> | undefined;
+  return {
+    name,
+    collector: sharedStoreCollector(store),
+    initial: { name: 'kvstore', state: 'connected', reason: where, entities: 0 },
+    state$: combineLatest([store.synced$, store.errors$.pipe(startWith<KvError | undefined>(undefined))]).pipe(
+      map(([synced, error]) => kvstoreShownState(synced, error, where)),
+    ),
+    publish$: (tagger) =>
+      publishTags(tagger, store).pipe(
+        ignoreElements(),
+        catchError((error: unknown) => {
+          logger.error('kvstore: publishing this host\'s entities stopped', { error });
+          return EMPTY;
+        }),
+      ),
+    counters: () => {
+      const t = store.telemetry();
+      return { url: config.url, name, sharedKeys: t.sharedKeys, localKeys: t.localKeys, writeErrors: t.writeErrors, watchErrors: t.watchErrors, decodeErrors: t.decodeErrors };
+    },
+    close: () => {
+      closing ??= store.close().then(
+        () => closeBackend(true),
+        async (error: unknown) => {
+          logger.warn('kvstore: closing the store failed', { error });
+          await closeBackend(true);
+        },
+      );
+      return closing;
+    },
+  };
+}
