@@ -35,7 +35,7 @@ import { IpcConnectionError, IpcError, IpcOptionError } from './errors.js';
 import { type MirrorChange, type MirrorInput, createMirrorState, readMirror, reduceMirror } from './mirror.js';
 import { type EntitiesResponse, type StreamLine, type TagsResponse, entitiesPath, eventsPath, isCardinality, tagsPath } from './protocol.js';
 import { getJson, streamLines } from './transport.js';
-import { unrefTimer } from './unref-timer.js';
+import { unrefTimer } from '../util/unref-timer.js';
 
 /** Options of {@link createTaggerClient}. Durations in milliseconds. */
 export interface TaggerClientOptions extends IpcEndpointOptions {

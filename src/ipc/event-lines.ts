@@ -18,7 +18,7 @@ import type { TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { sameArray } from '../util/arrays.js';
 import type { EventLine, StreamLine } from './protocol.js';
-import { unrefTimer } from './unref-timer.js';
+import { unrefTimer } from '../util/unref-timer.js';
 
 /** What {@link eventLines} streams. */
 export interface EventLinesOptions {

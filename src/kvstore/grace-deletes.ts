@@ -1,6 +1,6 @@
 import { type MonoTypeOperatorFunction, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { CacheChange } from './cache-state.js';
-import { scheduleAfter } from './unref-timer.js';
+import { scheduleAfter } from '../util/unref-timer.js';
 
 /** A cache change on its way to consumers; `immediate` deletes skip the grace period. */
 export type PendingChange<K> = CacheChange<K> & { readonly immediate?: boolean };

@@ -2,7 +2,7 @@ import { type Observable, type SchedulerLike, Subject, type Subscription, defer,
 import type { KvBackend, KvCloseOptions, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
 import { KvConflictError, KvLeaseLostError, KvUnavailableError, type KvOperation } from './errors.js';
 import { MemoryKv } from './memory-kv.js';
-import { unrefTimer } from './unref-timer.js';
+import { unrefTimer } from '../util/unref-timer.js';
 
 /** Options of {@link memoryBackend}. */
 export interface MemoryBackendOptions {

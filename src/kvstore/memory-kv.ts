@@ -1,7 +1,7 @@
 import { Observable, type SchedulerLike, Subject, type Subscription, defer, throwError } from 'rxjs';
 import type { KvEntry, KvListing, KvWatchEvent } from './backend.js';
 import { KvCompactedError, KvUnavailableError, type KvOperation } from './errors.js';
-import { unrefTimer } from './unref-timer.js';
+import { unrefTimer } from '../util/unref-timer.js';
 
 /** Options of {@link createMemoryKv}. */
 export interface MemoryKvOptions {

@@ -34,7 +34,7 @@ import type { KeyCodec } from './codec.js';
 import { defaultMemoryBackend } from './default-backend.js';
 import { KvError, KvConfigError, KvEncodeError, KvJoinTimeoutError, KvStoreClosedError, KvUnavailableError, describeCause } from './errors.js';
 import { type PendingChange, graceDeletes } from './grace-deletes.js';
-import { unrefTimer } from './unref-timer.js';
+import { unrefTimer } from '../util/unref-timer.js';
 
 /** Options of {@link joinSharedStore}. Every duration is in milliseconds. */
 export interface JoinSharedStoreOptions<K> {

@@ -2,7 +2,8 @@ import { Observable, type SchedulerLike, Subscription, timer } from 'rxjs';
 
 /**
  * `timer(due, period)` on `scheduler` when one is given (so tests run on virtual time); otherwise
- * on Node timers that are `unref()`'d, so a forgotten store or lease never keeps a process alive.
+ * on Node timers that are `unref()`'d, so that a forgotten store, lease, keep-alive or backoff never
+ * keeps a process alive by itself.
  *
  * @example
  * ```ts
