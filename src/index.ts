@@ -44,6 +44,8 @@ export type { PruneOptions } from './tagger/prune.js';
 export { storeChanges, tagStore } from './tagger/tag-store.js';
 export type { TagStoreOptions } from './tagger/tag-store.js';
 export { createTagger } from './tagger/tagger.js';
+export { tagEvents } from './tagger/tag-events.js';
+export type { TagChange } from './tagger/tag-events.js';
 export type { CreateTaggerOptions, EntityListing, TagEvent, TagEventsFilter, Tagger } from './tagger/tagger.js';
 export { deleteEntityInfo, streamCollector, tagInfo } from './tagger/stream-collector.js';
 export type { StreamCollectorOptions, TagInfoInit } from './tagger/stream-collector.js';

@@ -10,8 +10,6 @@ import {
   connect,
   defer,
   distinctUntilChanged,
-  filter,
-  from,
   lastValueFrom,
   map,
   merge,
@@ -23,6 +21,7 @@ import {
 } from 'rxjs';
 import { isEntityId } from '../tagger/entity-id.js';
 import { InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
+import { tagEvents } from '../tagger/tag-events.js';
 import type { EntityListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
 import { type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
 import type { TaggerTelemetry } from '../tagger/telemetry.js';
@@ -233,22 +232,7 @@ class RemoteTagger implements TaggerClient {
   }
 
   events$(eventsFilter: TagEventsFilter = {}): Observable<TagEvent> {
-    const cardinality = eventsFilter.cardinality ?? 'low';
-    const prefixes = eventsFilter.prefix === undefined ? [] : typeof eventsFilter.prefix === 'string' ? [eventsFilter.prefix] : eventsFilter.prefix;
-    const matches = (entity: string): boolean => prefixes.length === 0 || prefixes.some((p) => entity.startsWith(p));
-    return defer(() => {
-      if (!isCardinality(cardinality)) return throwError(() => new InvalidCardinalityError(cardinality));
-      const burst: TagEvent[] = [];
-      for (const [entity, entry] of this.mirror.entities) {
-        if (matches(entity)) burst.push({ type: 'added', entity, tags: entry[cardinality] });
-      }
-      const live$ = this.changes$.pipe(
-        filter((change) => matches(change.entity)),
-        map((change) => toEvent(change, cardinality)),
-        filter((event): event is TagEvent => event !== undefined),
-      );
-      return concat(from(burst), live$);
-    });
+    return tagEvents(() => this.mirror.entities, this.changes$, eventsFilter);
   }
 
   storedTags(entity: string, cardinality: TagCardinality = 'low'): readonly string[] {
@@ -342,14 +326,6 @@ class RemoteTagger implements TaggerClient {
     if (this.status !== 'running') return new TaggerNotRunningError(this.status === 'created' ? 'created' : 'stopped');
     return undefined;
   }
-}
-
-function toEvent(change: MirrorChange, cardinality: TagCardinality): TagEvent | undefined {
-  if (change.after === undefined) return { type: 'deleted', entity: change.entity, tags: [] };
-  const tags = change.after[cardinality];
-  if (change.before === undefined) return { type: 'added', entity: change.entity, tags };
-  if (sameArray(change.before[cardinality], tags)) return undefined;
-  return { type: 'modified', entity: change.entity, tags };
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -11,7 +11,6 @@ import {
   distinctUntilChanged,
   filter,
   finalize,
-  from,
   ignoreElements,
   lastValueFrom,
   map,
@@ -32,6 +31,7 @@ import { ExpiringSet } from '../util/expiring-set.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
 import { isEntityId } from './entity-id.js';
 import { FetchTimeoutError, InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from './errors.js';
+import { tagEvents } from './tag-events.js';
 import { tagStore } from './tag-store.js';
 import {
   type EntityChange,
@@ -230,22 +230,11 @@ class LocalTagger implements Tagger {
   }
 
   events$(eventsFilter: TagEventsFilter = {}): Observable<TagEvent> {
-    const cardinality = eventsFilter.cardinality ?? 'low';
-    const prefixes = eventsFilter.prefix === undefined ? [] : typeof eventsFilter.prefix === 'string' ? [eventsFilter.prefix] : eventsFilter.prefix;
-    const matches = (entity: string): boolean => prefixes.length === 0 || prefixes.some((p) => entity.startsWith(p));
-    return defer(() => {
-      if (!CARDINALITIES.has(cardinality)) return throwError(() => new InvalidCardinalityError(cardinality));
-      const burst: TagEvent[] = [];
-      for (const [entity, stored] of this.state.entities) {
-        if (matches(entity)) burst.push({ type: 'added', entity, tags: stored.tags[cardinality] });
-      }
-      const live$ = this.changes$.pipe(
-        filter((change) => matches(change.entity)),
-        map((change) => toEvent(change, cardinality)),
-        filter((event): event is TagEvent => event !== undefined),
-      );
-      return concat(from(burst), live$);
-    });
+    const state = this.state;
+    function* entries(): Generator<readonly [string, EntityTags]> {
+      for (const [entity, stored] of state.entities) yield [entity, stored.tags];
+    }
+    return tagEvents(entries, this.changes$, eventsFilter);
   }
 
   storedTags(entity: string, cardinality: TagCardinality = 'low'): readonly string[] {
@@ -410,14 +399,6 @@ class LocalTagger implements Tagger {
       );
     });
   }
-}
-
-function toEvent(change: EntityChange, cardinality: TagCardinality): TagEvent | undefined {
-  if (change.after === undefined) return { type: 'deleted', entity: change.entity, tags: [] };
-  const tags = change.after[cardinality];
-  if (change.before === undefined) return { type: 'added', entity: change.entity, tags };
-  if (sameArray(change.before[cardinality], tags)) return undefined;
-  return { type: 'modified', entity: change.entity, tags };
 }
 
 function hasTags(info: TagInfo): boolean {

@@ -1,0 +1,57 @@
+import { type Observable, concat, defer, filter, from, map, throwError } from 'rxjs';
+import { sameArray } from '../util/arrays.js';
+import { InvalidCardinalityError } from './errors.js';
+import type { EntityTags } from './tag-store-state.js';
+import type { TagEvent, TagEventsFilter } from './tagger.js';
+import type { TagCardinality } from './types.js';
+
+/** How one entity's tags changed (absent before: added; absent after: deleted). */
+export interface TagChange {
+  readonly entity: string;
+  readonly before: EntityTags | undefined;
+  readonly after: EntityTags | undefined;
+}
+
+const CARDINALITIES: ReadonlySet<unknown> = new Set(['low', 'orchestrator', 'high']);
+
+/**
+ * The `events$` of a store (a local one, or a client's mirror): on subscribe, an `added` burst of
+ * every entity `entries()` holds that matches the filter, then each change of `changes$` as seen at
+ * the filter's cardinality (`modified` only when the tags at that cardinality differ).
+ *
+ * @example
+ * ```ts
+ * tagEvents(() => store.entries(), changes$, { prefix: 'container_id://', cardinality: 'high' });
+ * ```
+ */
+export function tagEvents(
+  entries: () => Iterable<readonly [string, EntityTags]>,
+  changes$: Observable<TagChange>,
+  eventsFilter: TagEventsFilter = {},
+): Observable<TagEvent> {
+  const cardinality = eventsFilter.cardinality ?? 'low';
+  const prefixes =
+    eventsFilter.prefix === undefined ? [] : typeof eventsFilter.prefix === 'string' ? [eventsFilter.prefix] : eventsFilter.prefix;
+  const matches = (entity: string): boolean => prefixes.length === 0 || prefixes.some((p) => entity.startsWith(p));
+  return defer(() => {
+    if (!CARDINALITIES.has(cardinality)) return throwError(() => new InvalidCardinalityError(cardinality));
+    const burst: TagEvent[] = [];
+    for (const [entity, tags] of entries()) {
+      if (matches(entity)) burst.push({ type: 'added', entity, tags: tags[cardinality] });
+    }
+    const live$ = changes$.pipe(
+      filter((change) => matches(change.entity)),
+      map((change) => toEvent(change, cardinality)),
+      filter((event): event is TagEvent => event !== undefined),
+    );
+    return concat(from(burst), live$);
+  });
+}
+
+function toEvent(change: TagChange, cardinality: TagCardinality): TagEvent | undefined {
+  if (change.after === undefined) return { type: 'deleted', entity: change.entity, tags: [] };
+  const tags = change.after[cardinality];
+  if (change.before === undefined) return { type: 'added', entity: change.entity, tags };
+  if (sameArray(change.before[cardinality], tags)) return undefined;
+  return { type: 'modified', entity: change.entity, tags };
+}
