@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { SourcePriority, TAG_CARDINALITIES } from './tagger/types.js';
+export { SourcePriority, TAG_CARDINALITIES, isCardinality } from './tagger/types.js';
 export type { Collector, CollectorMode, TagCardinality, TagInfo } from './tagger/types.js';
 export {
   EntityIdPrefix,

@@ -19,8 +19,8 @@ import {
   tap,
   throwError,
 } from 'rxjs';
-import { isEntityId } from '../tagger/entity-id.js';
-import { InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
+import { type TaggerStatus, checkQuery } from '../tagger/check-query.js';
+import { TaggerNotRunningError } from '../tagger/errors.js';
 import { tagEvents } from '../tagger/tag-events.js';
 import type { EntityListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
 import { type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
@@ -32,7 +32,7 @@ import { type Logger, consoleLogger } from '../util/logger.js';
 import { type IpcEndpoint, type IpcEndpointOptions, resolveEndpoint } from './endpoint.js';
 import { IpcConnectionError, IpcError, IpcOptionError } from './errors.js';
 import { type MirrorChange, type MirrorInput, createMirrorState, readMirror, reduceMirror } from './mirror.js';
-import { type EntitiesResponse, type StreamLine, type TagsResponse, entitiesPath, eventsPath, isCardinality, tagsPath } from './protocol.js';
+import { type EntitiesResponse, type StreamLine, type TagsResponse, entitiesPath, eventsPath, tagsPath } from './protocol.js';
 import { getJson, streamLines } from './transport.js';
 import { unrefTimer } from '../util/unref-timer.js';
 
@@ -133,7 +133,7 @@ class RemoteTagger implements TaggerClient {
   private readonly byEntity = new KeyedListeners<string, MirrorChange>();
   private subscription: Subscription | undefined;
   private attempt = 0;
-  private status: 'created' | 'running' | 'stopped' = 'created';
+  private status: TaggerStatus = 'created';
 
   readonly state$: Observable<ClientConnectionState>;
 
@@ -206,7 +206,7 @@ class RemoteTagger implements TaggerClient {
   }
 
   tag(entity: string, cardinality: TagCardinality = 'low'): Promise<string[]> {
-    const invalid = this.checkQuery(entity, cardinality);
+    const invalid = checkQuery(entity, cardinality, this.status);
     if (invalid !== undefined) return Promise.reject(invalid);
     if (this.mirror.entities.has(entity)) return Promise.resolve(this.answer(entity, cardinality));
     return lastValueFrom(this.direct(entity, cardinality).pipe(map((tags) => this.count(cardinality, [...tags]))));
@@ -214,7 +214,7 @@ class RemoteTagger implements TaggerClient {
 
   tags$(entity: string, cardinality: TagCardinality = 'low'): Observable<string[]> {
     return defer(() => {
-      const invalid = this.checkQuery(entity, cardinality);
+      const invalid = checkQuery(entity, cardinality, this.status);
       if (invalid !== undefined) return throwError(() => invalid);
       const known = this.mirror.entities.has(entity);
       return this.byEntity.observe(entity).pipe(
@@ -320,12 +320,6 @@ class RemoteTagger implements TaggerClient {
     return tags;
   }
 
-  private checkQuery(entity: string, cardinality: TagCardinality): Error | undefined {
-    if (!isCardinality(cardinality)) return new InvalidCardinalityError(cardinality);
-    if (typeof entity !== 'string' || !isEntityId(entity)) return new InvalidEntityIdError(entity, 'expected prefix://id');
-    if (this.status !== 'running') return new TaggerNotRunningError(this.status === 'created' ? 'created' : 'stopped');
-    return undefined;
-  }
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

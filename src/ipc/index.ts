@@ -27,11 +27,12 @@ export {
   entitiesPath,
   errorResponse,
   eventsPath,
-  isCardinality,
   parseRoute,
   parseStreamLine,
   tagsPath,
 } from './protocol.js';
+// Kept here too for clients written against tagstream/ipc alone.
+export { isCardinality } from '../tagger/types.js';
 export type {
   EntitiesResponse,
   ErrorResponse,

@@ -5,14 +5,12 @@
  */
 import { isEntityId } from '../tagger/entity-id.js';
 import type { EntityListing } from '../tagger/tagger.js';
-import type { TagCardinality } from '../tagger/types.js';
+import { type TagCardinality, isCardinality } from '../tagger/types.js';
 import { IpcRequestError } from './errors.js';
 
 /** The version prefix of every path. */
 export const IPC_API_PREFIX = '/v1';
 
-/** The cardinalities a request may name. */
-const CARDINALITIES: ReadonlySet<string> = new Set(['low', 'orchestrator', 'high']);
 
 /** The most `prefix` parameters one request may carry. */
 export const MAX_PREFIXES = 64;
@@ -84,19 +82,6 @@ export interface KeepAliveLine {
 
 /** One line of the `/v1/events` stream. */
 export type StreamLine = EventLine | SyncedLine | KeepAliveLine;
-
-/**
- * True when `value` names a cardinality.
- *
- * @example
- * ```ts
- * isCardinality('high'); // true
- * isCardinality('HIGH'); // false
- * ```
- */
-export function isCardinality(value: unknown): value is TagCardinality {
-  return typeof value === 'string' && CARDINALITIES.has(value);
-}
 
 /**
  * Understands a request line: the route it asks for, or the {@link IpcRequestError} to answer

@@ -3,7 +3,7 @@ import { sameArray } from '../util/arrays.js';
 import { InvalidCardinalityError } from './errors.js';
 import type { EntityTags } from './tag-store-state.js';
 import type { TagEvent, TagEventsFilter } from './tagger.js';
-import type { TagCardinality } from './types.js';
+import { type TagCardinality, isCardinality } from './types.js';
 
 /** How one entity's tags changed (absent before: added; absent after: deleted). */
 export interface TagChange {
@@ -11,8 +11,6 @@ export interface TagChange {
   readonly before: EntityTags | undefined;
   readonly after: EntityTags | undefined;
 }
-
-const CARDINALITIES: ReadonlySet<unknown> = new Set(['low', 'orchestrator', 'high']);
 
 /**
  * The `events$` of a store (a local one, or a client's mirror): on subscribe, an `added` burst of
@@ -34,7 +32,7 @@ export function tagEvents(
     eventsFilter.prefix === undefined ? [] : typeof eventsFilter.prefix === 'string' ? [eventsFilter.prefix] : eventsFilter.prefix;
   const matches = (entity: string): boolean => prefixes.length === 0 || prefixes.some((p) => entity.startsWith(p));
   return defer(() => {
-    if (!CARDINALITIES.has(cardinality)) return throwError(() => new InvalidCardinalityError(cardinality));
+    if (!isCardinality(cardinality)) return throwError(() => new InvalidCardinalityError(cardinality));
     const burst: TagEvent[] = [];
     for (const [entity, tags] of entries()) {
       if (matches(entity)) burst.push({ type: 'added', entity, tags: tags[cardinality] });

@@ -29,8 +29,8 @@ import { sameArray } from '../util/arrays.js';
 import { consoleLogger, type Logger } from '../util/logger.js';
 import { ExpiringSet } from '../util/expiring-set.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
-import { isEntityId } from './entity-id.js';
-import { FetchTimeoutError, InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from './errors.js';
+import { type TaggerStatus, checkQuery } from './check-query.js';
+import { FetchTimeoutError, TaggerNotRunningError } from './errors.js';
 import { tagEvents } from './tag-events.js';
 import { tagStore } from './tag-store.js';
 import {
@@ -132,7 +132,6 @@ export interface Tagger {
   telemetry(): TaggerTelemetry;
 }
 
-const CARDINALITIES: ReadonlySet<unknown> = new Set(['low', 'orchestrator', 'high']);
 const MAX_RETRY_DELAY = 30_000;
 
 /**
@@ -168,7 +167,7 @@ class LocalTagger implements Tagger {
   private readonly stopped$ = new Subject<void>();
   private readonly byEntity = new KeyedListeners<string, EntityChange>();
   private subscription: Subscription | undefined;
-  private status: 'created' | 'running' | 'stopped' = 'created';
+  private status: TaggerStatus = 'created';
 
   constructor(options: CreateTaggerOptions) {
     this.collectors = options.collectors ?? [];
@@ -207,7 +206,7 @@ class LocalTagger implements Tagger {
   }
 
   tag(entity: string, cardinality: TagCardinality = 'low'): Promise<string[]> {
-    const invalid = this.checkQuery(entity, cardinality);
+    const invalid = checkQuery(entity, cardinality, this.status);
     if (invalid !== undefined) return Promise.reject(invalid);
     const due = this.fetchDue(entity);
     if (due === undefined) return Promise.resolve(this.answer(entity, cardinality));
@@ -216,7 +215,7 @@ class LocalTagger implements Tagger {
 
   tags$(entity: string, cardinality: TagCardinality = 'low'): Observable<string[]> {
     return defer(() => {
-      const invalid = this.checkQuery(entity, cardinality);
+      const invalid = checkQuery(entity, cardinality, this.status);
       if (invalid !== undefined) return throwError(() => invalid);
       const live$ = this.byEntity.observe(entity).pipe(
         startWith(undefined),
@@ -265,13 +264,6 @@ class LocalTagger implements Tagger {
       internedStrings: this.state.internedStrings,
       watchedEntities: this.byEntity.keys,
     };
-  }
-
-  private checkQuery(entity: string, cardinality: TagCardinality): Error | undefined {
-    if (!CARDINALITIES.has(cardinality)) return new InvalidCardinalityError(cardinality);
-    if (typeof entity !== 'string' || !isEntityId(entity)) return new InvalidEntityIdError(entity, 'expected prefix://id');
-    if (this.status !== 'running') return new TaggerNotRunningError(this.status === 'created' ? 'created' : 'stopped');
-    return undefined;
   }
 
   private answer(entity: string, cardinality: TagCardinality): string[] {

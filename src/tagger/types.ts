@@ -14,6 +14,21 @@ export type TagCardinality = 'low' | 'orchestrator' | 'high';
 /** Every cardinality, from the narrowest answer to the widest. */
 export const TAG_CARDINALITIES: readonly TagCardinality[] = Object.freeze(['low', 'orchestrator', 'high']);
 
+const CARDINALITY_SET: ReadonlySet<unknown> = new Set(TAG_CARDINALITIES);
+
+/**
+ * True when `value` is one of the cardinalities (case-sensitive).
+ *
+ * @example
+ * ```ts
+ * isCardinality('high'); // true
+ * isCardinality('HIGH'); // false
+ * ```
+ */
+export function isCardinality(value: unknown): value is TagCardinality {
+  return CARDINALITY_SET.has(value);
+}
+
 /**
  * Which source wins where two sources give a tag of the same name: the higher value.
  *
