@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdBackend, etcdBackend } from '../../src/kvstore/etcd.js';
-import { type DockerEngine, dockerMissingReason, startDockerEngine, underCi } from '../services/docker.js';
+import { underCi } from '../services/availability.js';
+import { type DockerEngine, dockerMissingReason, startDockerEngine } from '../services/docker.js';
 import { type EtcdServer, etcdAvailable, startEtcd } from '../services/etcd.js';
 import { type CliChild, eventually, jsonOf, killAll, runCli, spawnCli, tempDir } from './helpers.js';
 

@@ -10,6 +10,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { underCi } from './availability.js';
 
 /** The image every test container runs. */
 export const TINY_IMAGE = 'tiny:1.0';
@@ -34,10 +35,6 @@ export function dockerMissingReason(): string | undefined {
   return undefined;
 }
 
-/** True under CI (`CI` set and not empty), where a missing engine fails the suite instead of skipping it. */
-export function underCi(): boolean {
-  return process.env.CI !== undefined && process.env.CI !== '';
-}
 
 /**
  * Whether a Docker suite should be skipped: outside CI, when the engine cannot start here (the

@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, missingServer } from './availability.js';
 
 export interface EtcdServer {
   /** The client URL, e.g. `http://127.0.0.1:41234`. */
@@ -35,24 +35,7 @@ export function etcdAvailable(): boolean {
  */
 export function etcdUnavailableReason(): string | undefined {
   if (etcdAvailable()) return undefined;
-  const reason = 'etcd is not installed (Debian packages etcd-server and etcd-client)';
-  if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(`${reason}: CI must install it (bash test/services/install.sh etcd-server etcd-client)`);
-  console.warn(`skipping the etcd suites: ${reason}`);
-  return reason;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
+  return missingServer('etcd', 'etcd is not installed (Debian packages etcd-server and etcd-client)', 'bash test/services/install.sh etcd-server etcd-client');
 }
 
 function healthy(endpoint: string): Promise<boolean> {

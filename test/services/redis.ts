@@ -4,9 +4,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, missingServer } from './availability.js';
 
 export interface RedisServer {
   readonly url: string;
@@ -35,24 +36,7 @@ export function redisServerAvailable(): boolean {
  */
 export function redisUnavailableReason(): string | undefined {
   if (redisServerAvailable()) return undefined;
-  const reason = 'redis-server is not installed (Debian package redis-server)';
-  if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(`${reason}: CI must install it`);
-  console.warn(`skipping the Redis suites: ${reason}`);
-  return reason;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
+  return missingServer('Redis', 'redis-server is not installed (Debian package redis-server)', 'bash test/services/install.sh redis-server');
 }
 
 function ping(port: number): Promise<boolean> {
