@@ -11,8 +11,9 @@ export interface EntityTags {
 }
 
 /**
- * What one source stored for one entity: its tags in one frozen array, low first, then
- * orchestrator, then high, without duplicates (a tag given at two cardinalities is kept at the lower).
+ * What one source stored for one entity: its tags in one array, low first, then orchestrator,
+ * then high, without duplicates (a tag given at two cardinalities is kept at the lower). Never
+ * changed once stored; frozen when first read through the entity's merged tags.
  */
 export interface StoredSource {
   readonly source: string;
@@ -276,22 +277,35 @@ interface Normalized {
 
 /** One array of the TagInfo's tags, each once, at its lowest cardinality. */
 function normalize(info: TagInfo): Normalized {
-  const lists = [info.lowCardTags, info.orchestratorCardTags, info.highCardTags] as const;
-  const total = lists[0].length + lists[1].length + lists[2].length;
+  const low = info.lowCardTags;
+  const orchestrator = info.orchestratorCardTags;
+  const high = info.highCardTags;
   const tags: string[] = [];
-  const seen = total > 16 ? new Set<string>() : undefined;
-  let lowEnd = 0;
-  let orchestratorEnd = 0;
-  for (let level = 0; level < 3; level++) {
-    for (const tag of lists[level] as readonly string[]) {
-      if (seen === undefined ? tags.includes(tag) : seen.has(tag)) continue;
-      seen?.add(tag);
-      tags.push(tag);
-    }
-    if (level === 0) lowEnd = tags.length;
-    else if (level === 1) orchestratorEnd = tags.length;
+  if (low.length + orchestrator.length + high.length > 16) {
+    const seen = new Set<string>();
+    appendNew(tags, low, seen);
+    const lowEnd = tags.length;
+    appendNew(tags, orchestrator, seen);
+    const orchestratorEnd = tags.length;
+    appendNew(tags, high, seen);
+    return { tags, lowEnd, orchestratorEnd };
   }
+  appendNew(tags, low, undefined);
+  const lowEnd = tags.length;
+  appendNew(tags, orchestrator, undefined);
+  const orchestratorEnd = tags.length;
+  appendNew(tags, high, undefined);
   return { tags, lowEnd, orchestratorEnd };
+}
+
+/** Appends the tags of `from` that `to` lacks (a linear scan for short lists, else `seen`). */
+function appendNew(to: string[], from: readonly string[], seen: Set<string> | undefined): void {
+  for (let i = 0; i < from.length; i++) {
+    const tag = from[i] as string;
+    if (seen === undefined ? to.includes(tag) : seen.has(tag)) continue;
+    seen?.add(tag);
+    to.push(tag);
+  }
 }
 
 function addSource(
@@ -327,7 +341,8 @@ function addSource(
       if (j >= 32 || (kept & (1 << j)) === 0) state.pool.release(old[j] as string);
     }
   }
-  return { source, priority, tags: Object.freeze(tags), lowEnd, orchestratorEnd: normalized.orchestratorEnd };
+  // Frozen when first read (see MergedTags): most stored arrays are replaced before anyone reads them.
+  return { source, priority, tags, lowEnd, orchestratorEnd: normalized.orchestratorEnd };
 }
 
 function dropSource(state: MutableState, stored: StoredSource): void {
@@ -432,7 +447,7 @@ class MergedTags implements EntityTags {
     if (only !== undefined) {
       this.lowEnd = only.lowEnd;
       this.orchestratorEnd = only.orchestratorEnd;
-      return (this.all = only.tags);
+      return (this.all = Object.freeze(only.tags));
     }
     // Sources come highest priority first: a name belongs to the first priority level giving it.
     const owner = new Map<string, SourcePriority>();

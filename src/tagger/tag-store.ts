@@ -2,12 +2,14 @@ import {
   type Observable,
   type OperatorFunction,
   type SchedulerLike,
-  connect,
+  Subject,
+  defer,
   filter,
-  map,
+  finalize,
   merge,
   pipe,
   scan,
+  tap,
 } from 'rxjs';
 import { prune } from './prune.js';
 import {
@@ -28,17 +30,26 @@ export interface TagStoreOptions {
   readonly state?: TagStoreState;
 }
 
-const isDelete = (event: TagStoreEvent): boolean =>
-  event.type === 'markDelete' || (event.type === 'upsert' && event.info.deleteEntity === true);
-
-const deletedEntity = (event: TagStoreEvent): string =>
-  event.type === 'markDelete' ? event.entity : event.type === 'prune' ? '' : event.info.entity;
+/** The entity an event marks for deletion, or undefined when it marks none. */
+function markedForDeletion(event: TagStoreEvent): string | undefined {
+  switch (event.type) {
+    case 'markDelete':
+      return event.entity;
+    case 'upsert':
+    case 'fetched':
+      return event.info.deleteEntity === true ? event.info.entity : undefined;
+    case 'prune':
+      return undefined;
+  }
+}
 
 /**
  * The TagStore as an operator: upserts are applied as they come; deletes mark their entity at once
  * and are buffered by {@link prune} into one prune per window; every event is reduced by `scan`
  * with {@link reduceTagStore}. Emits one step per event, with the entities it changed (often none:
  * filter on `changes.length` to be woken only by changes).
+ *
+ * When `events$` completes, the deletes still buffered are pruned, then the steps complete.
  *
  * @example
  * ```ts
@@ -51,19 +62,27 @@ export function tagStore(options: TagStoreOptions): OperatorFunction<TagStoreEve
     options.scheduler === undefined
       ? { pruneInterval: options.pruneInterval }
       : { pruneInterval: options.pruneInterval, scheduler: options.scheduler };
-  return (events$: Observable<TagStoreEvent>) => {
-    const state = options.state ?? createTagStoreState();
-    const seed: TagStoreStep = { state, event: { type: 'prune', entities: [] }, changes: [] };
-    return events$.pipe(
-      connect((shared) =>
-        merge(
-          shared,
-          shared.pipe(filter(isDelete), map(deletedEntity), prune(pruneOptions)),
-        ),
-      ),
-      scan((step: TagStoreStep, event: TagStoreEvent) => reduceTagStore(step.state, event), seed),
-    );
-  };
+  return (events$: Observable<TagStoreEvent>) =>
+    defer(() => {
+      const state = options.state ?? createTagStoreState();
+      const seed: TagStoreStep = { state, event: { type: 'prune', entities: [] }, changes: [] };
+      // Marked entities loop back through the prune window into the same scan. A tap after the
+      // scan (rather than a second subscriber splitting events$) keeps the upsert path one hop
+      // shorter: ingest is the hot path.
+      const marked$ = new Subject<string>();
+      return merge(
+        events$.pipe(finalize(() => {
+          marked$.complete();
+        })),
+        marked$.pipe(prune(pruneOptions)),
+      ).pipe(
+        scan((step: TagStoreStep, event: TagStoreEvent) => reduceTagStore(step.state, event), seed),
+        tap((step) => {
+          const entity = markedForDeletion(step.event);
+          if (entity !== undefined) marked$.next(entity);
+        }),
+      );
+    });
 }
 
 /** Keeps only the steps that changed at least one entity. */

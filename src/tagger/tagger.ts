@@ -9,7 +9,6 @@ import {
   concat,
   defer,
   distinctUntilChanged,
-  filter,
   finalize,
   ignoreElements,
   lastValueFrom,
@@ -17,7 +16,6 @@ import {
   merge,
   mergeMap,
   of,
-  retry,
   share,
   startWith,
   takeUntil,
@@ -31,6 +29,7 @@ import { ExpiringSet } from '../util/expiring-set.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type TaggerStatus, checkQuery } from './check-query.js';
 import { FetchTimeoutError, TaggerNotRunningError } from './errors.js';
+import { collectorEvents } from './collector-events.js';
 import { tagEvents } from './tag-events.js';
 import { tagStore } from './tag-store.js';
 import {
@@ -279,19 +278,16 @@ class LocalTagger implements Tagger {
 
   /** A collector's stream as store events: validated, and resubscribed with backoff after an error. */
   private collect(collector: Collector, tagInfo$: Observable<TagInfo>): Observable<TagStoreEvent> {
-    return tagInfo$.pipe(
-      filter((info) => this.accept(info, collector.source)),
-      map((info): TagStoreEvent => ({ type: 'upsert', info, priority: collector.priority })),
-      retry({
-        resetOnSuccess: true,
-        delay: (error: unknown, attempt: number) => {
-          this.counters.collectorErrors += 1;
-          const wait = Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY);
-          this.logger.error('collector stream failed; resubscribing', { source: collector.source, attempt, delayMs: wait, error: describe(error) });
-          return timer(wait, this.scheduler);
-        },
-      }),
-    );
+    return collectorEvents(collector, tagInfo$, {
+      accept: (info) => this.accept(info, collector.source),
+      retryDelay: (error, attempt) => {
+        this.counters.collectorErrors += 1;
+        const wait = Math.min(this.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY);
+        this.logger.error('collector stream failed; resubscribing', { source: collector.source, attempt, delayMs: wait, error: describe(error) });
+        return wait;
+      },
+      scheduler: this.scheduler,
+    });
   }
 
   private accept(info: TagInfo, source: string): boolean {
@@ -319,9 +315,11 @@ class LocalTagger implements Tagger {
     } else if (step.changes.length > 0) {
       counters.updates += 1;
     }
+    // Checked first: a Subject's next costs even with no one listening, and ingest is the hot path.
+    const observed = this.changes$.observed;
     for (const change of step.changes) {
       this.byEntity.emit(change.entity, change);
-      this.changes$.next(change);
+      if (observed) this.changes$.next(change);
     }
   }
 

@@ -37,6 +37,7 @@ export class KeyedListeners<K, V> {
 
   /** Delivers `value` to the listeners of `key`. */
   emit(key: K, value: V): void {
+    if (this.listeners.size === 0) return;
     const set = this.listeners.get(key);
     if (set === undefined) return;
     for (const listener of [...set]) listener(value);

@@ -19,6 +19,8 @@ const events: Record<string, TagStoreEvent> = {
   b: upsert(info(B, 'docker', ['z:1'])),
   d: upsert({ ...info(A, 'docker'), deleteEntity: true }),
   e: upsert({ ...info(B, 'docker'), deleteEntity: true }),
+  f: { type: 'fetched', info: { ...info(A, 'ecs'), deleteEntity: true }, priority: 0, generation: 0 },
+  m: { type: 'markDelete', entity: B },
 };
 
 /** Each step with changes as a short string: "+A" added, "~A" modified, "-A" deleted. */
@@ -61,6 +63,24 @@ describe('tagStore timing (marbles)', () => {
       const input = hot<TagStoreEvent>('a-a-a|', events);
       const out = input.pipe(tagStore({ pruneInterval: 10, scheduler: ts }), storeChanges(), summary);
       expectObservable(out).toBe('A----|', { A: '+A' });
+    });
+  });
+
+  it('prunes what a fetch answer or a markDelete event marks, like a collector delete', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const input = hot<TagStoreEvent>('ab-f-m-------|', events);
+      const out = input.pipe(tagStore({ pruneInterval: 10, scheduler: ts }), storeChanges(), summary);
+      expectObservable(out).toBe('AB--------D--|', { A: '+A', B: '+B', D: '-A,-B' });
+    });
+  });
+
+  it('prunes the deletes still buffered when its input completes, then completes', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable }) => {
+      const input = hot<TagStoreEvent>('a-d|', events);
+      const out = input.pipe(tagStore({ pruneInterval: 10, scheduler: ts }), storeChanges(), summary);
+      expectObservable(out).toBe('A--(D|)', { A: '+A', D: '-A' });
     });
   });
 });
