@@ -280,32 +280,39 @@ function normalize(info: TagInfo): Normalized {
   const low = info.lowCardTags;
   const orchestrator = info.orchestratorCardTags;
   const high = info.highCardTags;
-  const tags: string[] = [];
-  if (low.length + orchestrator.length + high.length > 16) {
-    const seen = new Set<string>();
-    appendNew(tags, low, seen);
-    const lowEnd = tags.length;
-    appendNew(tags, orchestrator, seen);
-    const orchestratorEnd = tags.length;
-    appendNew(tags, high, seen);
-    return { tags, lowEnd, orchestratorEnd };
-  }
-  appendNew(tags, low, undefined);
-  const lowEnd = tags.length;
-  appendNew(tags, orchestrator, undefined);
-  const orchestratorEnd = tags.length;
-  appendNew(tags, high, undefined);
+  const total = low.length + orchestrator.length + high.length;
+  // Sized once: the array is kept for as long as the source's tags are, and a pushed array keeps
+  // half again its length in spare capacity.
+  const tags = new Array<string>(total);
+  const seen = total > 16 ? new Set<string>() : undefined;
+  let n = appendNew(tags, 0, low, seen);
+  const lowEnd = n;
+  n = appendNew(tags, n, orchestrator, seen);
+  const orchestratorEnd = n;
+  n = appendNew(tags, n, high, seen);
+  if (n < total) tags.length = n;
   return { tags, lowEnd, orchestratorEnd };
 }
 
-/** Appends the tags of `from` that `to` lacks (a linear scan for short lists, else `seen`). */
-function appendNew(to: string[], from: readonly string[], seen: Set<string> | undefined): void {
+/**
+ * Writes the tags of `from` that `to[0, n)` lacks from index `n` on and returns the new count (a
+ * linear scan for short lists, else `seen`).
+ */
+function appendNew(to: string[], n: number, from: readonly string[], seen: Set<string> | undefined): number {
+  let count = n;
   for (let i = 0; i < from.length; i++) {
     const tag = from[i] as string;
-    if (seen === undefined ? to.includes(tag) : seen.has(tag)) continue;
-    seen?.add(tag);
-    to.push(tag);
+    if (seen === undefined) {
+      let j = 0;
+      while (j < count && to[j] !== tag) j++;
+      if (j < count) continue;
+    } else {
+      if (seen.has(tag)) continue;
+      seen.add(tag);
+    }
+    to[count++] = tag;
   }
+  return count;
 }
 
 function addSource(
