@@ -91,6 +91,44 @@ class BaselineStore {
   }
 }
 
+/**
+ * The same store doing the same work as tagstream for its memory target: low-cardinality tags
+ * interned in a reference-counted Map pool. Still no streams and no validation: the ratio to it is
+ * the cost of the architecture, not of the work.
+ */
+class InterningBaselineStore extends BaselineStore {
+  readonly pool = new Map<string, { readonly value: string; refs: number }>();
+
+  override apply(info: TagInfo, priority: number): void {
+    const tags: string[] = [];
+    for (const t of info.lowCardTags) {
+      if (tags.includes(t)) continue;
+      const slot = this.pool.get(t);
+      if (slot === undefined) this.pool.set(t, { value: t, refs: 1 });
+      else slot.refs += 1;
+      tags.push(slot === undefined ? t : slot.value);
+    }
+    const lowEnd = tags.length;
+    for (const t of info.orchestratorCardTags) if (!tags.includes(t)) tags.push(t);
+    const orchestratorEnd = tags.length;
+    for (const t of info.highCardTags) if (!tags.includes(t)) tags.push(t);
+    let entry = this.entities.get(info.entity);
+    if (entry === undefined) {
+      entry = { sources: new Map(), merged: undefined };
+      this.entities.set(info.entity, entry);
+    }
+    const replaced = entry.sources.get(info.source);
+    if (replaced !== undefined) {
+      for (let i = 0; i < replaced.lowEnd; i++) {
+        const slot = this.pool.get(replaced.tags[i] as string);
+        if (slot !== undefined && --slot.refs === 0) this.pool.delete(slot.value);
+      }
+    }
+    entry.sources.set(info.source, { priority, tags, lowEnd, orchestratorEnd });
+    entry.merged = undefined;
+  }
+}
+
 // ---- tagstream -------------------------------------------------------------------------------------
 /** Pushes TagInfo into one collector's stream, as a collector's own Observable does (no Subject). */
 type Push = (info: TagInfo) => void;
@@ -131,7 +169,7 @@ function timedIngest(apply: (info: TagInfo, source: number) => void): number {
 
 function ingest(): void {
   const updates = ENTITIES * SOURCES.length;
-  const ours = best(3, () => {
+  const ours = (): number => {
     const { tagger, inputs } = startTagger();
     const ms = timedIngest((info, s) => {
       (inputs[s] as Push)(info);
@@ -139,34 +177,60 @@ function ingest(): void {
     if (tagger.telemetry().entities !== ENTITIES) throw new Error('ingest lost entities');
     tagger.stop();
     return ms;
-  });
-  const baseline = best(3, () => {
+  };
+  const baseline = (): number => {
     const store = new BaselineStore();
     const ms = timedIngest((info, s) => {
       store.apply(info, SOURCES[s]?.priority ?? 0);
     });
     if (store.entities.size !== ENTITIES) throw new Error('baseline lost entities');
     return ms;
-  });
+  };
+  const interning = (): number => {
+    const store = new InterningBaselineStore();
+    const ms = timedIngest((info, s) => {
+      store.apply(info, SOURCES[s]?.priority ?? 0);
+    });
+    if (store.entities.size !== ENTITIES || store.pool.size === 0) throw new Error('interning baseline lost entities');
+    return ms;
+  };
   // The least any store keyed by entity does on this machine: one Map.set per TagInfo, no copy,
   // no merge. No store can ingest faster than this; it bounds the absolute target.
-  const floor = best(3, () => {
+  const floor = (): number => {
     const map = new Map<string, TagInfo>();
     const ms = timedIngest((info) => {
       map.set(info.entity, info);
     });
     if (map.size !== ENTITIES) throw new Error('floor lost entities');
     return ms;
-  });
+  };
+  // Rounds alternate between the three, so that a slow spell of the machine weighs on all of them.
+  const bestMs = {
+    ours: Number.POSITIVE_INFINITY,
+    baseline: Number.POSITIVE_INFINITY,
+    interning: Number.POSITIVE_INFINITY,
+    floor: Number.POSITIVE_INFINITY,
+  };
+  for (let round = 0; round < 4; round++) {
+    bestMs.ours = Math.min(bestMs.ours, ours());
+    bestMs.baseline = Math.min(bestMs.baseline, baseline());
+    bestMs.interning = Math.min(bestMs.interning, interning());
+    bestMs.floor = Math.min(bestMs.floor, floor());
+  }
   report(
     'ingest floor: Map.set of each TagInfo by entity',
-    { name: 'Map.set only', value: updates / (floor / 1000), unit: 'updates/s' },
-    { name: 'plain Map store', value: updates / (baseline / 1000), unit: 'updates/s' },
+    { name: 'Map.set only', value: updates / (bestMs.floor / 1000), unit: 'updates/s' },
+    { name: 'plain Map store', value: updates / (bestMs.baseline / 1000), unit: 'updates/s' },
+  );
+  report(
+    'ingest, like for like: the plain Map store interning as tagstream does',
+    { name: 'tagstream', value: updates / (bestMs.ours / 1000), unit: 'updates/s' },
+    { name: 'plain Map store + intern pool', value: updates / (bestMs.interning / 1000), unit: 'updates/s' },
   );
   report(
     `ingest ${ENTITIES.toLocaleString('en-US')} entities x ${SOURCES.length} sources`,
-    { name: 'tagstream', value: updates / (ours / 1000), unit: 'updates/s' },
-    { name: 'plain Map', value: updates / (baseline / 1000), unit: 'updates/s' },
+    { name: 'tagstream', value: updates / (bestMs.ours / 1000), unit: 'updates/s' },
+    { name: 'plain Map', value: updates / (bestMs.baseline / 1000), unit: 'updates/s' },
     '>= 1,000,000 updates/s and ratio >= 0.5',
   );
 }
@@ -218,29 +282,46 @@ async function cachedTag(): Promise<void> {
 }
 
 function fanOut(): void {
-  const costPerUpdate = (subscribers: number): number => {
+  const UPDATES = 100_000;
+  const setUp = (subscribers: number) => {
     const { tagger, inputs } = startTagger();
     const docker = inputs[0] as Push;
     for (let i = 0; i < subscribers; i++) docker(makeInfo(i, 'docker', 1));
-    let woken = 0;
-    const subs = Array.from({ length: subscribers }, (_, i) => tagger.tags$(entityId(i)).subscribe(() => (woken += 1)));
-    const UPDATES = 100_000;
+    const counter = { woken: 0 };
+    const subs = Array.from({ length: subscribers }, (_, i) => tagger.tags$(entityId(i)).subscribe(() => (counter.woken += 1)));
     const variants = [makeInfo(0, 'docker', 2), makeInfo(0, 'docker', 3)];
-    woken = 0;
-    const ms = best(5, () => time(() => {
-      for (let u = 0; u < UPDATES; u++) docker(variants[u % 2] as TagInfo);
-    }));
-    if (woken < UPDATES) throw new Error(`fan-out: the subscriber was woken ${woken} times for ${UPDATES} changes`);
-    subs.forEach((s) => s.unsubscribe());
-    tagger.stop();
-    return (ms * 1000) / UPDATES;
+    return {
+      /** Microseconds per update, one timed round. */
+      round: (): number => {
+        counter.woken = 0;
+        const ms = time(() => {
+          for (let u = 0; u < UPDATES; u++) docker(variants[u % 2] as TagInfo);
+        });
+        if (counter.woken < UPDATES) throw new Error(`fan-out: the subscriber was woken ${counter.woken} times for ${UPDATES} changes`);
+        return (ms * 1000) / UPDATES;
+      },
+      tearDown: (): void => {
+        subs.forEach((s) => s.unsubscribe());
+        tagger.stop();
+      },
+    };
   };
-  const few = costPerUpdate(10);
-  const many = costPerUpdate(10_000);
+  // Both taggers live side by side and their rounds alternate, so that a slow spell of the machine
+  // weighs on both figures rather than on one.
+  const few = setUp(10);
+  const many = setUp(10_000);
+  let bestFew = Number.POSITIVE_INFINITY;
+  let bestMany = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < 7; r++) {
+    bestFew = Math.min(bestFew, few.round());
+    bestMany = Math.min(bestMany, many.round());
+  }
+  few.tearDown();
+  many.tearDown();
   report(
     'fan-out: one update with 10,000 tags$ subscribers vs 10',
-    { name: '10,000 subscribers', value: many, unit: 'µs/update' },
-    { name: '10 subscribers', value: few, unit: 'µs/update' },
+    { name: '10,000 subscribers', value: bestMany, unit: 'µs/update' },
+    { name: '10 subscribers', value: bestFew, unit: 'µs/update' },
     'ratio <= 1.5',
   );
 }
