@@ -17,6 +17,8 @@ import {
   of,
   retry,
   share,
+  Subject,
+  takeUntil,
   tap,
   throwError,
   timer,
@@ -66,6 +68,26 @@ export interface DockerReconnectDelay {
 }
 
 /**
+ * How a failed container inspect is retried while the connection stays up: up to `retries` more
+ * times, `base` ms after the first failure, doubling up to `max` ms. A "not found" answer is
+ * never retried (the container is gone); a reconnection's relist inspects every container anew.
+ *
+ * @example
+ * ```ts
+ * const retry: DockerInspectRetry = { retries: 5, base: 250, max: 2_000 }; // 250, 500, 1000, 2000, 2000 ms
+ * const never: DockerInspectRetry = { retries: 0 };
+ * ```
+ */
+export interface DockerInspectRetry {
+  /** The most retries of one inspect after it first failed; 0 never retries. Default 4. */
+  readonly retries?: number;
+  /** The delay before the first retry, in ms. Default 500. */
+  readonly base?: number;
+  /** The longest delay between two retries, in ms. Default 4 000. */
+  readonly max?: number;
+}
+
+/**
  * Options of {@link dockerCollector}.
  *
  * @example
@@ -88,11 +110,13 @@ export interface DockerCollectorOptions {
   readonly inspectConcurrency?: number;
   /** The backoff between reconnection attempts. Default `{ base: 500, max: 30_000 }`. */
   readonly reconnectDelay?: DockerReconnectDelay;
+  /** The retries of a failed inspect while connected. Default `{ retries: 4, base: 500, max: 4_000 }`. */
+  readonly inspectRetry?: DockerInspectRetry;
   /** The most image ids whose names are kept. Default 256. */
   readonly imageCacheSize?: number;
   /** The source written into every TagInfo. Default 'docker'. */
   readonly source?: string;
-  /** The scheduler of the reconnection delays. Default `asyncScheduler`. */
+  /** The scheduler of the reconnection delays and the inspect retry delays. Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
   /** Where connections, failures and malformed input are reported. Default: silent. */
   readonly logger?: Logger;
@@ -121,7 +145,7 @@ export type DockerConnectionState =
  *
  * @example
  * ```ts
- * const { events, inspects, inspectErrors, reconnects }: DockerCollectorCounters = docker.counters;
+ * const { events, inspects, inspectErrors, inspectRetries, inspectGiveUps, reconnects }: DockerCollectorCounters = docker.counters;
  * ```
  */
 export interface DockerCollectorCounters {
@@ -131,8 +155,15 @@ export interface DockerCollectorCounters {
   readonly malformedEvents: number;
   /** Container inspects sent (by the stream and by `fetch`). */
   readonly inspects: number;
-  /** Container inspects that failed for another reason than "not found". */
+  /** Container inspects (first attempts, retries and `fetch`es) that failed for another reason than "not found". */
   readonly inspectErrors: number;
+  /** Retries of a failed inspect of the stream, each counted when it is scheduled. */
+  readonly inspectRetries: number;
+  /**
+   * Inspects of the stream abandoned after their last retry failed: the container keeps what it
+   * had (`fetch` on a miss still asks) until an event or a relist inspects it again.
+   */
+  readonly inspectGiveUps: number;
   /** Image inspects sent to name containers created from an image id. */
   readonly imageInspects: number;
   /** Reconnection attempts after the daemon went away. */
@@ -165,6 +196,19 @@ export interface DockerCollector extends Collector {
 type EmitOutput = Extract<ReconcileOutput, { type: 'emit' }>;
 type InspectOutput = Extract<ReconcileOutput, { type: 'inspect' }>;
 
+/** One attempt of an inspect the reconciler asked for (`seq`): `retry` 0 first, then 1, 2, … */
+interface InspectAttempt {
+  readonly id: string;
+  readonly seq: number;
+  readonly retry: number;
+}
+
+/** A retry of a failed inspect, due `delayMs` from when it was scheduled. */
+interface ScheduledRetry {
+  readonly attempt: InspectAttempt;
+  readonly delayMs: number;
+}
+
 const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
 
 function statusCode(error: unknown): number | undefined {
@@ -179,6 +223,11 @@ function describe(error: unknown): string {
 /** The underlying error of a DockerCollectorError (the daemon's or the socket's), for logs. */
 function causeOf(error: unknown): unknown {
   return error instanceof DockerCollectorError && error.cause !== undefined ? error.cause : error;
+}
+
+function nonNegativeInteger(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new DockerCollectorOptionError(option, value, 'a non-negative integer');
+  return value;
 }
 
 function positive(option: string, value: number, integer: boolean): number {
@@ -203,10 +252,18 @@ function positive(option: string, value: number, integer: boolean): number {
  * for every one that appeared. It never errors. When the last subscriber leaves, the connection
  * closes and what was known is forgotten.
  *
+ * An inspect that fails while the connection stays up (a timeout, a 500, a broken socket) is
+ * retried on `scheduler` with exponential backoff (`inspectRetry`), without holding one of the
+ * `inspectConcurrency` slots while it waits; "not found" is an answer, never retried. A later event
+ * for the container (`die`, `destroy`, a new `start` or `rename`) cancels a waiting retry, and so do
+ * a reconnection (its relist inspects anew) and the last unsubscription. After the last retry
+ * fails the collector gives up: the container keeps what it had. Retries and give-ups are
+ * counted (`inspectRetries`, `inspectGiveUps`) and logged, by container id only.
+ *
  * `fetch(entity)` inspects one container: its TagInfo when it runs, nothing when it does not
  * exist, is stopped or the entity is not a container id; it fails with a
- * {@link DockerCollectorError} when the daemon cannot answer. Throws
- * {@link DockerCollectorOptionError} for an option out of range.
+ * {@link DockerCollectorError} when the daemon cannot answer (no retry: the Tagger answers with
+ * what it has). Throws {@link DockerCollectorOptionError} for an option out of range.
  *
  * @example
  * ```ts
@@ -225,6 +282,10 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   const baseDelay = positive('reconnectDelay.base', options.reconnectDelay?.base ?? 500, false);
   const maxDelay = positive('reconnectDelay.max', options.reconnectDelay?.max ?? 30_000, false);
   if (maxDelay < baseDelay) throw new DockerCollectorOptionError('reconnectDelay.max', maxDelay, `at least reconnectDelay.base (${baseDelay})`);
+  const retries = nonNegativeInteger('inspectRetry.retries', options.inspectRetry?.retries ?? 4);
+  const retryBase = positive('inspectRetry.base', options.inspectRetry?.base ?? 500, false);
+  const retryMax = positive('inspectRetry.max', options.inspectRetry?.max ?? 4_000, false);
+  if (retryMax < retryBase) throw new DockerCollectorOptionError('inspectRetry.max', retryMax, `at least inspectRetry.base (${retryBase})`);
   const imageCacheSize = positive('imageCacheSize', options.imageCacheSize ?? 256, true);
   const docker: DockerClient = options.docker ?? new Docker();
   const images = imageNameCache(docker, { maxEntries: imageCacheSize });
@@ -234,7 +295,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     ...(options.envAsTags === undefined ? {} : { envAsTags: options.envAsTags }),
   } satisfies DockerExtractOptions;
 
-  const counters = { events: 0, malformedEvents: 0, inspects: 0, inspectErrors: 0, reconnects: 0, vanished: 0 };
+  const counters = { events: 0, malformedEvents: 0, inspects: 0, inspectErrors: 0, inspectRetries: 0, inspectGiveUps: 0, reconnects: 0, vanished: 0 };
   const state$ = new BehaviorSubject<DockerConnectionState>({ status: 'idle' });
   const setState = (state: DockerConnectionState): void => {
     state$.next(state);
@@ -272,15 +333,38 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   let lastEventTime: number | undefined;
   let lastOpenTime: number | undefined;
 
-  const runInspect = (state: ReconcileState, id: string, seq: number): Observable<ReconcileOutput> =>
-    defer(() => (isCurrentInspect(state, id, seq) ? inspectTags$(id) : EMPTY)).pipe(
+  /**
+   * One attempt of an inspect: skipped when a later event made it stale. When it fails for
+   * another reason than "not found" (which answers `undefined`) while still current, it hands
+   * `later` the next attempt if retries remain, else gives up (`inspectFailed`: what was known stays).
+   */
+  const runInspect = (state: ReconcileState, attempt: InspectAttempt, later: (retry: ScheduledRetry) => void): Observable<ReconcileOutput> => {
+    const { id, seq } = attempt;
+    return defer(() => (isCurrentInspect(state, id, seq) ? inspectTags$(id) : EMPTY)).pipe(
       map((info): ReconcileInput => ({ type: 'inspected', id, seq, info })),
       catchError((error: unknown) => {
-        logger.warn('docker: inspect failed; the container keeps what it had', { containerId: id, error: describe(causeOf(error)) });
+        // Container id and error only: never the tags or the environment (secrets).
+        const fields = { containerId: id, error: describe(causeOf(error)) };
+        if (!isCurrentInspect(state, id, seq)) {
+          logger.debug('docker: a superseded inspect failed; a newer one decides', fields);
+          return EMPTY;
+        }
+        const retryable = error instanceof DockerCollectorError && error.reason === 'inspect-failed';
+        if (retryable && attempt.retry < retries) {
+          const retry = attempt.retry + 1;
+          const delayMs = Math.min(retryBase * 2 ** (retry - 1), retryMax);
+          counters.inspectRetries += 1;
+          logger.info('docker: inspect failed; retrying', { ...fields, retry, retries, delayMs });
+          later({ attempt: { id, seq, retry }, delayMs });
+          return EMPTY;
+        }
+        counters.inspectGiveUps += 1;
+        logger.warn('docker: inspect failed; gave up, the container keeps what it had', { ...fields, attempts: attempt.retry + 1 });
         return of<ReconcileInput>({ type: 'inspectFailed', id, seq });
       }),
       mergeMap((input) => from(reconcile(state, input))),
     );
+  };
 
   const list$ = defer(() => docker.listContainers()).pipe(
     catchError((error: unknown) =>
@@ -308,14 +392,41 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     }
   };
 
-  /** One connection: open the events, list, inspect; errors when the daemon goes away. */
+  /**
+   * One connection: open the events, list, inspect (retrying failed inspects); errors when the
+   * daemon goes away, which cancels the retries waiting (the next connection's relist inspects anew).
+   */
   const session$ = (state: ReconcileState): Observable<ReconcileOutput> =>
     defer(() => {
       setState({ status: 'connecting', attempt });
+      /** Failed inspects to try again after their delay. */
+      const retries$ = new Subject<ScheduledRetry>();
+      /** Each input of the connection, once reconciled: it may have superseded a waiting retry. */
+      const reconciled$ = new Subject<void>();
+      const superseded$ = ({ id, seq }: InspectAttempt): Observable<void> =>
+        reconciled$.pipe(
+          filter(() => !isCurrentInspect(state, id, seq)),
+          tap(() => {
+            logger.debug('docker: a newer event superseded an inspect retry', { containerId: id });
+          }),
+        );
+      // Waiting outside the concurrency limit: a retry takes an inspect slot only when it is due.
+      const due$ = retries$.pipe(
+        mergeMap(({ attempt: next, delayMs }) =>
+          timer(delayMs, scheduler).pipe(
+            map(() => next),
+            takeUntil(superseded$(next)),
+          ),
+        ),
+      );
+      const later = (retry: ScheduledRetry): void => {
+        retries$.next(retry);
+      };
       return openEventStream(docker, lastEventTime ?? lastOpenTime).pipe(
         mergeMap(toInputs),
         mergeMap((input) => {
           const outputs = reconcile(state, input);
+          reconciled$.next();
           if (input.type === 'listed') {
             attempt = 0;
             setState({ status: 'connected', containers: input.ids.length });
@@ -326,10 +437,13 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
         connect((outputs$) =>
           merge(
             outputs$.pipe(filter((output): output is EmitOutput => output.type === 'emit')),
-            outputs$.pipe(
-              filter((output): output is InspectOutput => output.type === 'inspect'),
-              mergeMap((output) => runInspect(state, output.id, output.seq), concurrency),
-            ),
+            merge(
+              outputs$.pipe(
+                filter((output): output is InspectOutput => output.type === 'inspect'),
+                map((output): InspectAttempt => ({ id: output.id, seq: output.seq, retry: 0 })),
+              ),
+              due$,
+            ).pipe(mergeMap((next) => runInspect(state, next, later), concurrency)),
           ),
         ),
       );

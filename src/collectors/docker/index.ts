@@ -10,6 +10,7 @@ export type {
   DockerCollectorCounters,
   DockerCollectorOptions,
   DockerConnectionState,
+  DockerInspectRetry,
   DockerReconnectDelay,
 } from './collector.js';
 export { DockerCollectorError, DockerCollectorOptionError } from './errors.js';

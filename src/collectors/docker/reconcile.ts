@@ -30,7 +30,7 @@ export type ReconcileInput =
   | { readonly type: 'listed'; readonly ids: readonly string[] }
   /** The answer of the inspect `seq`: the container's TagInfo, or `undefined` when it is gone or not running. */
   | { readonly type: 'inspected'; readonly id: string; readonly seq: number; readonly info: TagInfo | undefined }
-  /** The inspect `seq` failed (the daemon did not answer): what is known of the container stays. */
+  /** The inspect `seq` failed for good (the daemon did not answer, its retries too): what is known of the container stays. */
   | { readonly type: 'inspectFailed'; readonly id: string; readonly seq: number }
   /** A look-up outside the stream (`fetch`) found the running container and gave its tags to someone. */
   | { readonly type: 'fetched'; readonly id: string };
@@ -74,7 +74,7 @@ export interface ReconcileState {
   readonly source: string;
   /** Container id -> the TagInfo last emitted for it (the containers believed running). */
   readonly known: Map<string, TagInfo>;
-  /** Container id -> the `seq` of the latest inspect asked for it and not answered yet. */
+  /** Container id -> the `seq` of the latest inspect asked for it and not answered yet (retries included). */
   readonly pending: Map<string, number>;
   /**
    * Containers whose tags a `fetch` handed out before the stream knew them: a relist that no
@@ -149,8 +149,8 @@ function remove(state: ReconcileState, id: string, reason: EmitReason): Reconcil
  *   except the containers an event touched since the stream opened: their events decide.
  * - `inspected`: emit the TagInfo when the answer is current and changed; when the container is
  *   gone or stopped, delete it if it was known.
- * - `inspectFailed`: forget the inspect; what was known of the container stays (a relist after
- *   the reconnection that usually follows settles it).
+ * - `inspectFailed`: forget the inspect (the collector sends it once its retries are exhausted);
+ *   what was known of the container stays until a later event or relist inspects it again.
  * - `fetched`: remember a container whose tags a look-up handed out, so that a relist that no
  *   longer shows it deletes it (a `die` or `destroy` does too).
  *
