@@ -58,15 +58,25 @@ export function kubernetesShownState(state: KubernetesCollectorState, where: str
       return { state: 'connecting', reason: where };
     case 'connected':
       return { state: 'connected', reason: `${where}, ${state.pods} pods` };
-    case 'retrying':
-      return { state: 'retrying', reason: `${describe(state.reason)}; retry ${state.attempt} in ${seconds(state.delayMs)}` };
+    case 'retrying': {
+      // An error status says it all ("HTTP 503"); the client's exception behind it dumps the headers and body.
+      const why = state.reason.status === undefined ? describe(state.reason) : oneLine(state.reason.message);
+      return { state: 'retrying', reason: `${why}; retry ${state.attempt} in ${seconds(state.delayMs)}` };
+    }
   }
 }
 
+/** The error's message and its cause's, on one line (a row of the table, a JSON reason). */
 function describe(error: Error): string {
   const cause = error.cause;
-  const detail = cause instanceof Error && !error.message.includes(cause.message) ? ` (${cause.message})` : '';
-  return `${error.message}${detail}`;
+  const causeLine = cause instanceof Error ? oneLine(cause.message) : '';
+  const detail = causeLine.length > 0 && !error.message.includes(causeLine) ? ` (${causeLine})` : '';
+  return `${oneLine(error.message)}${detail}`;
+}
+
+/** The first line of `text`, trimmed. */
+function oneLine(text: string): string {
+  return (text.split('\n', 1)[0] ?? '').trim();
 }
 
 function seconds(ms: number): string {
