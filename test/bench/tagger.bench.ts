@@ -28,6 +28,20 @@ function makeInfo(i: number, source: string, version: number): TagInfo {
 }
 
 // ---- the plain-Map imperative baseline: the same semantics, no streams, no validation, no interning
+type Pool = Map<string, { readonly value: string; refs: number }>;
+
+function acquire(pool: Pool, tag: string): string {
+  const slot = pool.get(tag);
+  if (slot === undefined) pool.set(tag, { value: tag, refs: 1 });
+  else slot.refs += 1;
+  return slot === undefined ? tag : slot.value;
+}
+
+function release(pool: Pool, tag: string): void {
+  const slot = pool.get(tag);
+  if (slot !== undefined && --slot.refs === 0) pool.delete(slot.value);
+}
+
 interface BaselineSource {
   readonly priority: number;
   readonly tags: string[];
@@ -40,11 +54,22 @@ interface BaselineEntry {
 }
 class BaselineStore {
   readonly entities = new Map<string, BaselineEntry>();
+  /**
+   * With `intern`, low-cardinality tags go through a reference-counted Map pool: the work tagstream
+   * does for its memory target. The ratio to that store is the cost of the architecture (streams,
+   * validation, change events), not of the work.
+   */
+  readonly pool: Pool | undefined;
+
+  constructor(options: { readonly intern: boolean } = { intern: false }) {
+    this.pool = options.intern ? new Map() : undefined;
+  }
 
   /** Replace what the source said (deduplicated), and forget the merged tags until next read. */
   apply(info: TagInfo, priority: number): void {
+    const pool = this.pool;
     const tags: string[] = [];
-    for (const t of info.lowCardTags) if (!tags.includes(t)) tags.push(t);
+    for (const t of info.lowCardTags) if (!tags.includes(t)) tags.push(pool === undefined ? t : acquire(pool, t));
     const lowEnd = tags.length;
     for (const t of info.orchestratorCardTags) if (!tags.includes(t)) tags.push(t);
     const orchestratorEnd = tags.length;
@@ -53,6 +78,10 @@ class BaselineStore {
     if (entry === undefined) {
       entry = { sources: new Map(), merged: undefined };
       this.entities.set(info.entity, entry);
+    }
+    const replaced = pool === undefined ? undefined : entry.sources.get(info.source);
+    if (pool !== undefined && replaced !== undefined) {
+      for (let i = 0; i < replaced.lowEnd; i++) release(pool, replaced.tags[i] as string);
     }
     entry.sources.set(info.source, { priority, tags, lowEnd, orchestratorEnd });
     entry.merged = undefined;
@@ -88,44 +117,6 @@ class BaselineStore {
     const orchestrator = [...low, ...pick((s) => s.lowEnd, (s) => s.orchestratorEnd)];
     const high = [...orchestrator, ...pick((s) => s.orchestratorEnd, (s) => s.tags.length)];
     return (entry.merged = { low, orchestrator, high });
-  }
-}
-
-/**
- * The same store doing the same work as tagstream for its memory target: low-cardinality tags
- * interned in a reference-counted Map pool. Still no streams and no validation: the ratio to it is
- * the cost of the architecture, not of the work.
- */
-class InterningBaselineStore extends BaselineStore {
-  readonly pool = new Map<string, { readonly value: string; refs: number }>();
-
-  override apply(info: TagInfo, priority: number): void {
-    const tags: string[] = [];
-    for (const t of info.lowCardTags) {
-      if (tags.includes(t)) continue;
-      const slot = this.pool.get(t);
-      if (slot === undefined) this.pool.set(t, { value: t, refs: 1 });
-      else slot.refs += 1;
-      tags.push(slot === undefined ? t : slot.value);
-    }
-    const lowEnd = tags.length;
-    for (const t of info.orchestratorCardTags) if (!tags.includes(t)) tags.push(t);
-    const orchestratorEnd = tags.length;
-    for (const t of info.highCardTags) if (!tags.includes(t)) tags.push(t);
-    let entry = this.entities.get(info.entity);
-    if (entry === undefined) {
-      entry = { sources: new Map(), merged: undefined };
-      this.entities.set(info.entity, entry);
-    }
-    const replaced = entry.sources.get(info.source);
-    if (replaced !== undefined) {
-      for (let i = 0; i < replaced.lowEnd; i++) {
-        const slot = this.pool.get(replaced.tags[i] as string);
-        if (slot !== undefined && --slot.refs === 0) this.pool.delete(slot.value);
-      }
-    }
-    entry.sources.set(info.source, { priority, tags, lowEnd, orchestratorEnd });
-    entry.merged = undefined;
   }
 }
 
@@ -187,11 +178,11 @@ function ingest(): void {
     return ms;
   };
   const interning = (): number => {
-    const store = new InterningBaselineStore();
+    const store = new BaselineStore({ intern: true });
     const ms = timedIngest((info, s) => {
       store.apply(info, SOURCES[s]?.priority ?? 0);
     });
-    if (store.entities.size !== ENTITIES || store.pool.size === 0) throw new Error('interning baseline lost entities');
+    if (store.entities.size !== ENTITIES || (store.pool?.size ?? 0) === 0) throw new Error('interning baseline lost entities or interned nothing');
     return ms;
   };
   // The least any store keyed by entity does on this machine: one Map.set per TagInfo, no copy,
