@@ -5,9 +5,9 @@
  * given, so etcd3 is not loaded otherwise.
  */
 import { hostname } from 'node:os';
-import { EMPTY, type Observable, catchError, combineLatest, ignoreElements, lastValueFrom, map, startWith } from 'rxjs';
+import { EMPTY, type Observable, catchError, distinctUntilChanged, ignoreElements, lastValueFrom, map } from 'rxjs';
 import { etcdBackend } from '../kvstore/etcd.js';
-import { type KvError, joinSharedStore, publishTags, sharedStoreCollector, tagKeyCodec } from '../kvstore/index.js';
+import { type SharedStoreHealth, joinSharedStore, publishTags, sharedStoreCollector, tagKeyCodec } from '../kvstore/index.js';
 import type { Tagger } from '../tagger/tagger.js';
 import type { Collector } from '../tagger/types.js';
 import type { Logger } from '../util/logger.js';
@@ -36,7 +36,11 @@ export interface AgentKvstore {
   readonly collector: Collector;
   /** The kvstore's row of the status, at join. */
   readonly initial: CollectorStatus;
-  /** The row's state over time. */
+  /**
+   * The row's state over time, from the store's health: `connected` while synced; `retrying` with
+   * the last error while etcd is lost ("disconnected, reconnecting after: ...") or the store lists
+   * again; `connecting` while it writes this host's keys again after etcd came back.
+   */
   readonly state$: Observable<ShownState>;
   /** Publishes `tagger`'s entities while subscribed; a failure is logged and ends it. */
   publish$(tagger: Tagger): Observable<never>;
@@ -85,8 +89,9 @@ export async function joinAgentKvstore(config: KvstoreConfig, logger: Logger): P
     name,
     collector: sharedStoreCollector(store),
     initial: { name: 'kvstore', state: 'connected', reason: where, entities: 0 },
-    state$: combineLatest([store.synced$, store.errors$.pipe(startWith<KvError | undefined>(undefined))]).pipe(
-      map(([synced, error]) => kvstoreShownState(synced, error, where)),
+    state$: store.health$.pipe(
+      map((health) => agentKvstoreState(health, where)),
+      distinctUntilChanged((a, b) => a.state === b.state && a.reason === b.reason),
     ),
     publish$: (tagger) =>
       publishTags(tagger, store).pipe(
@@ -98,7 +103,7 @@ export async function joinAgentKvstore(config: KvstoreConfig, logger: Logger): P
       ),
     counters: () => {
       const t = store.telemetry();
-      return { url: config.url, name, sharedKeys: t.sharedKeys, localKeys: t.localKeys, writeErrors: t.writeErrors, watchErrors: t.watchErrors, decodeErrors: t.decodeErrors };
+      return { url: config.url, name, sharedKeys: t.sharedKeys, localKeys: t.localKeys, writeErrors: t.writeErrors, watchErrors: t.watchErrors, decodeErrors: t.decodeErrors, retries: t.retries, disconnects: t.disconnects };
     },
     close: () => {
       closing ??= store.close().then(
@@ -111,4 +116,31 @@ export async function joinAgentKvstore(config: KvstoreConfig, logger: Logger): P
       return closing;
     },
   };
+}
+
+/**
+ * The kvstore row for a store's health; `where` (the URL, the name, the prefix) leads the reason.
+ *
+ * @example
+ * ```ts
+ * agentKvstoreState({ state: 'disconnected', lastError }, 'etcd://10.0.0.1:2379 as n1, prefix tagstream/tags/v1');
+ * // { state: 'retrying', reason: 'etcd://10.0.0.1:2379 as n1, prefix tagstream/tags/v1: disconnected, reconnecting after: kvstore watch of ... failed: connect ECONNREFUSED 10.0.0.1:2379 (...)' }
+ * ```
+ */
+export function agentKvstoreState(health: SharedStoreHealth, where: string): ShownState {
+  const after = health.lastError === undefined ? '' : ` after: ${health.lastError.message}`;
+  switch (health.state) {
+    case 'synced':
+      return kvstoreShownState(true, undefined, where);
+    case 'joining':
+      return { state: 'connecting', reason: `${where}: joining${after}` };
+    case 'disconnected':
+      return { state: 'retrying', reason: `${where}: disconnected, reconnecting${after}` };
+    case 'resyncing':
+      return { state: 'connecting', reason: `${where}: reconnected, writing this host's keys again` };
+    case 'relisting':
+      return kvstoreShownState(false, health.lastError, where);
+    case 'closed':
+      return { state: 'idle', reason: `${where}: closed` };
+  }
 }

@@ -31,7 +31,7 @@ export type StatusRowName = CollectorName | 'kvstore';
  *
  * @example
  * ```ts
- * const kv: KvstoreCounters = { url: 'etcd://10.0.0.1:2379', name: 'node-a', sharedKeys: 12, localKeys: 4, writeErrors: 0, watchErrors: 1, decodeErrors: 0 };
+ * const kv: KvstoreCounters = { url: 'etcd://10.0.0.1:2379', name: 'node-a', sharedKeys: 12, localKeys: 4, writeErrors: 0, watchErrors: 1, decodeErrors: 0, retries: 0, disconnects: 0 };
  * ```
  */
 export interface KvstoreCounters {
@@ -43,10 +43,14 @@ export interface KvstoreCounters {
   readonly sharedKeys: number;
   /** Keys this agent publishes. */
   readonly localKeys: number;
-  /** Failed writes and deletes (retried at the next synchronization), failed lists and watches, undecodable values. */
+  /** Failed writes and deletes (retried with backoff, and at once when etcd is back), failed lists and watches, undecodable values. */
   readonly writeErrors: number;
   readonly watchErrors: number;
   readonly decodeErrors: number;
+  /** Writes and deletes of this agent's keys tried again after they failed. */
+  readonly retries: number;
+  /** Times the connection to the store was lost after the join. */
+  readonly disconnects: number;
 }
 
 /**
@@ -193,12 +197,12 @@ export function renderStatusTable(snapshot: StatusSnapshot, columns = 100): stri
  *
  * @example
  * ```ts
- * kvstoreSummary({ url: 'etcd://e:2379', name: 'n1', sharedKeys: 5, localKeys: 2, writeErrors: 0, watchErrors: 0, decodeErrors: 0 });
+ * kvstoreSummary({ url: 'etcd://e:2379', name: 'n1', sharedKeys: 5, localKeys: 2, writeErrors: 0, watchErrors: 0, decodeErrors: 0, retries: 0, disconnects: 0 });
  * // 'kvstore: 5 keys, 2 published as n1 · errors: 0 write, 0 watch, 0 decode'
  * ```
  */
 export function kvstoreSummary(kv: KvstoreCounters): string {
-  return `kvstore: ${kv.sharedKeys} keys, ${kv.localKeys} published as ${kv.name} · errors: ${kv.writeErrors} write, ${kv.watchErrors} watch, ${kv.decodeErrors} decode`;
+  return `kvstore: ${kv.sharedKeys} keys, ${kv.localKeys} published as ${kv.name} · errors: ${kv.writeErrors} write, ${kv.watchErrors} watch, ${kv.decodeErrors} decode · ${kv.retries} retries, ${kv.disconnects} disconnects`;
 }
 
 /** Splits `text` at spaces into lines of at most `width` columns (a longer word stays whole). */

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { KvLeaseLostError } from './errors.js';
+import type { KvLeaseLostError, KvUnavailableError } from './errors.js';
 
 /** One key as stored: its value and the revision of its last change. */
 export interface KvEntry {
@@ -44,6 +44,21 @@ export interface KvWriteResult {
 export type KvSessionEvent =
   | { readonly type: 'granted'; readonly lease: string }
   | { readonly type: 'lost'; readonly lease: string; readonly error: KvLeaseLostError };
+
+/**
+ * What a backend says about the connection its watches run on: `disconnected` when it is lost (the
+ * watches stall, and resume by themselves from their last revision once it is back; a backend may
+ * say it again at each failed reconnect, with the newest error), `connected` when every watch runs
+ * again.
+ *
+ * @example
+ * ```ts
+ * backend.connection$?.subscribe((c) => console.log(c.type === 'connected' ? 'back' : `down: ${c.error.message}`));
+ * ```
+ */
+export type KvConnectionEvent =
+  | { readonly type: 'disconnected'; readonly error: KvUnavailableError }
+  | { readonly type: 'connected' };
 
 /** Options of {@link KvBackend.close}. */
 export interface KvCloseOptions {
@@ -101,6 +116,13 @@ export interface KvBackend {
   watch(prefix: string, fromRevision: number): Observable<KvWatchEvent>;
   /** The session lease's life: `granted` for each new lease, `lost` when one ends unasked. Hot. */
   readonly session$: Observable<KvSessionEvent>;
+  /**
+   * The connection's losses and recoveries as the watches see them (see {@link KvConnectionEvent}):
+   * how a shared store learns of an outage its watch resumes from by itself. Hot, changes only (no
+   * current value: a backend starts connected). Optional: without it, a store only learns of
+   * outages from failed calls and failed watches.
+   */
+  readonly connection$?: Observable<KvConnectionEvent>;
   /** Ends the session (see {@link KvCloseOptions}) and releases connections. Idempotent. */
   close(options?: KvCloseOptions): Observable<void>;
 }

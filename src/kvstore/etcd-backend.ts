@@ -1,7 +1,7 @@
-import { Etcd3, EtcdLeaseInvalidError, type IOptions, type Lease } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IOptions, type Lease, isRecoverableError } from 'etcd3';
 import { Observable, Subject, defer } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
-import type { KvBackend, KvCloseOptions, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
+import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
 import { KvCompactedError, KvConflictError, KvLeaseLostError, KvUnavailableError, type KvOperation, describeCause } from './errors.js';
 
 /** Options of {@link etcdBackend}. Durations are in milliseconds. */
@@ -40,6 +40,10 @@ export interface EtcdBackendOptions {
  *   outage, revoked), `session$` says so, a new lease is granted and every key this backend wrote
  *   with `{ lease: true }` is written again under it, retrying until it succeeds.
  * - Lists are read in pages at one revision, so a large prefix is one consistent snapshot.
+ * - `connection$` says `disconnected` when the stream the watches run on breaks (and at each
+ *   failed reconnect), `connected` when every watch is attached again.
+ * - While etcd3's circuit breaker fails calls fast, errors name the connection error that opened it
+ *   (`connect ECONNREFUSED ...`) rather than the breaker.
  *
  * @example
  * ```ts
@@ -65,6 +69,12 @@ export function etcdBackend(options: EtcdBackendOptions): EtcdBackend {
 export class EtcdBackend implements KvBackend {
   readonly kind = 'etcd';
   readonly session$: Observable<KvSessionEvent>;
+  /**
+   * `disconnected` when etcd3 reports a watch's stream broken (and at each failed reconnect, with
+   * the newest error, naming the root cause), `connected` once every broken watch is attached again
+   * (etcd3 resumes it from its last revision). Hot, changes only; completes at `close()`.
+   */
+  readonly connection$: Observable<KvConnectionEvent>;
   /** The etcd3 client this backend calls. */
   readonly client: Etcd3;
   private readonly ownsClient: boolean;
@@ -73,6 +83,12 @@ export class EtcdBackend implements KvBackend {
   private readonly retryDelay: number;
   private readonly logger: Logger;
   private readonly sessionEvents$ = new Subject<KvSessionEvent>();
+  private readonly connectionEvents$ = new Subject<KvConnectionEvent>();
+  /** The watchers whose stream is broken (between etcd3's `disconnected` and `connected`). */
+  private readonly downWatchers = new Set<object>();
+  private disconnected = false;
+  /** The last connection error that was not etcd3's circuit breaker: what opened it. */
+  private rootError: Error | undefined;
   /** The keys written with the session lease, to write again under a new one. */
   private readonly leased = new Map<string, string>();
   private lease: Lease | undefined;
@@ -106,6 +122,7 @@ export class EtcdBackend implements KvBackend {
       this.ownsClient = true;
     }
     this.session$ = this.sessionEvents$.asObservable();
+    this.connection$ = this.connectionEvents$.asObservable();
   }
 
   get(key: string): Observable<KvEntry | undefined> {
@@ -216,7 +233,14 @@ export class EtcdBackend implements KvBackend {
       watcher.on('end', () => {
         subscriber.complete();
       });
+      watcher.on('disconnected', (error) => {
+        this.watchDown(watcher, prefix, error);
+      });
+      watcher.on('connected', () => {
+        this.watchUp(watcher);
+      });
       return () => {
+        this.downWatchers.delete(watcher);
         watcher.removeAllListeners();
         // Keep a listener so that a late error from the cancelled watcher is not an unhandled 'error' event.
         watcher.on('error', () => undefined);
@@ -235,6 +259,8 @@ export class EtcdBackend implements KvBackend {
       this.lease = undefined;
       this.leaseId = undefined;
       this.sessionEvents$.complete();
+      this.connectionEvents$.complete();
+      this.downWatchers.clear();
       try {
         if (lease !== undefined) {
           if (options.revoke === true) await lease.revoke();
@@ -287,7 +313,7 @@ export class EtcdBackend implements KvBackend {
           this.lease = undefined;
           this.leaseId = undefined;
         }
-        throw new KvUnavailableError('lease', undefined, { cause: error });
+        throw this.unavailable('lease', undefined, error);
       },
     );
     this.leaseId = id;
@@ -341,18 +367,59 @@ export class EtcdBackend implements KvBackend {
   private call<T>(operation: KvOperation, key: string, run: () => Promise<T>): Observable<T> {
     return defer(async () => {
       if (this.closed) throw new KvUnavailableError(operation, key, { reason: 'the backend is closed' });
+      let result: T;
       try {
-        return await run();
+        result = await run();
       } catch (error: unknown) {
-        throw toKvError(operation, key, error);
+        if (error instanceof KvConflictError || error instanceof KvLeaseLostError || error instanceof KvUnavailableError) throw error;
+        throw this.unavailable(operation, key, error);
       }
+      this.rootError = undefined;
+      return result;
     });
+  }
+
+  /**
+   * `error` as a `KvUnavailableError` that names the root cause. etcd3's circuit breaker, once
+   * open, fails every call with "Execution prevented because the circuit breaker is open", and a
+   * broken watch stream also ends ("The etcd watch stream was unexpectedly ended"): such an error
+   * names the connection error before it instead (`connect ECONNREFUSED ...`), which is what an
+   * operator can act on.
+   */
+  private unavailable(operation: KvOperation, key: string | undefined, error: unknown): KvUnavailableError {
+    const broken = isBrokenCircuit(error);
+    const secondary = broken || error instanceof EtcdWatchStreamEnded;
+    if (!secondary && error instanceof Error && (operation === 'watch' || isRecoverableError(error))) this.rootError = error;
+    const root = this.rootError;
+    if (!secondary || root === undefined) return new KvUnavailableError(operation, key, { cause: error });
+    const note = broken ? "etcd3's circuit breaker is open: calls fail fast for a few seconds" : 'the watch stream ended';
+    return new KvUnavailableError(operation, key, { cause: root, reason: `${describeCause(root)} (${note})` });
+  }
+
+  private watchDown(watcher: object, prefix: string, error: Error): void {
+    if (this.closed) return;
+    // A broken stream errors, then ends: the end is the same failure, already said.
+    if (error instanceof EtcdWatchStreamEnded && this.downWatchers.has(watcher)) return;
+    this.downWatchers.add(watcher);
+    this.disconnected = true;
+    const kvError = this.unavailable('watch', prefix, error);
+    this.logger.debug('etcd watch stream lost; etcd3 reconnects it', { prefix, error: describeCause(kvError) });
+    this.connectionEvents$.next({ type: 'disconnected', error: kvError });
+  }
+
+  private watchUp(watcher: object): void {
+    if (this.closed) return;
+    this.downWatchers.delete(watcher);
+    this.rootError = undefined;
+    if (!this.disconnected || this.downWatchers.size > 0) return;
+    this.disconnected = false;
+    this.connectionEvents$.next({ type: 'connected' });
   }
 }
 
-function toKvError(operation: KvOperation, key: string, error: unknown): Error {
-  if (error instanceof KvConflictError || error instanceof KvLeaseLostError || error instanceof KvUnavailableError) return error;
-  return new KvUnavailableError(operation, key, { cause: error });
+/** True for cockatiel's BrokenCircuitError (etcd3's circuit breaker), which etcd3 does not export. */
+function isBrokenCircuit(error: unknown): boolean {
+  return error instanceof Error && 'isBrokenCircuitError' in error;
 }
 
 function toEntry(kv: { key: Buffer; value: Buffer; mod_revision: string; lease: string }): KvEntry {

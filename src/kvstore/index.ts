@@ -9,6 +9,7 @@
 export type {
   KvBackend,
   KvCloseOptions,
+  KvConnectionEvent,
   KvEntry,
   KvListing,
   KvPutOptions,
@@ -41,7 +42,7 @@ export type { CacheChange, CacheContext, CacheInput, CacheState, CacheStep, Cach
 export { graceDeletes } from './grace-deletes.js';
 export type { GraceDeletesOptions, PendingChange } from './grace-deletes.js';
 export { joinSharedStore } from './shared-store.js';
-export type { JoinSharedStoreOptions, SharedStore, SharedStoreEvent, SharedStoreTelemetry } from './shared-store.js';
+export type { JoinSharedStoreOptions, SharedStore, SharedStoreEvent, SharedStoreHealth, SharedStoreState, SharedStoreTelemetry } from './shared-store.js';
 export { desiredTagKeys, diffTagKeys, tagKeyCodec } from './tag-key.js';
 export type { DesiredTagKeysOptions, TagKey, TagKeysDiff } from './tag-key.js';
 export { publishTags } from './publish-tags.js';

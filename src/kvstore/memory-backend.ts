@@ -1,5 +1,5 @@
-import { type Observable, type SchedulerLike, Subject, type Subscription, defer, of, throwError } from 'rxjs';
-import type { KvBackend, KvCloseOptions, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
+import { type Observable, type SchedulerLike, Subject, type Subscription, defer, map, of, takeUntil, throwError } from 'rxjs';
+import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
 import { KvConflictError, KvLeaseLostError, KvUnavailableError, type KvOperation } from './errors.js';
 import { MemoryKv } from './memory-kv.js';
 import { unrefTimer } from '../util/unref-timer.js';
@@ -48,7 +48,10 @@ export class MemoryBackend implements KvBackend {
   /** The in-process store this backend is a client of. */
   readonly kv: MemoryKv;
   readonly session$: Observable<KvSessionEvent>;
+  /** The store's availability as a connection: `disconnected` at `kv.setAvailable(false)`, `connected` at `setAvailable(true)`. */
+  readonly connection$: Observable<KvConnectionEvent>;
   private readonly sessionEvents$ = new Subject<KvSessionEvent>();
+  private readonly closed$ = new Subject<void>();
   private readonly ttl: number;
   private readonly scheduler: SchedulerLike | undefined;
   /** The keys written with the session lease, to write again under a new one. */
@@ -63,6 +66,12 @@ export class MemoryBackend implements KvBackend {
     if (!Number.isFinite(this.ttl) || this.ttl <= 0) throw new RangeError(`leaseTtl must be a positive number of ms, got ${String(this.ttl)}`);
     this.scheduler = options.scheduler;
     this.session$ = this.sessionEvents$.asObservable();
+    this.connection$ = kv.availability$.pipe(
+      map((available): KvConnectionEvent =>
+        available ? { type: 'connected' } : { type: 'disconnected', error: new KvUnavailableError('watch', undefined, { reason: 'the in-memory store is unavailable' }) },
+      ),
+      takeUntil(this.closed$),
+    );
   }
 
   /** The current session lease, if one was granted. */
@@ -123,6 +132,8 @@ export class MemoryBackend implements KvBackend {
       const lease = this.lease;
       this.lease = undefined;
       this.sessionEvents$.complete();
+      this.closed$.next();
+      this.closed$.complete();
       if (options.revoke === true && lease !== undefined) {
         try {
           this.kv.revoke(lease);

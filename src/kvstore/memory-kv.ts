@@ -50,6 +50,9 @@ export class MemoryKv {
   private readonly leases = new Map<string, StoredLease>();
   private readonly history: HistoryEntry[] = [];
   private readonly committed$ = new Subject<void>();
+  private readonly availabilityChanges$ = new Subject<boolean>();
+  /** Each change of availability (see {@link MemoryKv.setAvailable}): false when it goes, true when it is back. Hot. */
+  readonly availability$: Observable<boolean> = this.availabilityChanges$.asObservable();
   private readonly scheduler: SchedulerLike | undefined;
   private readonly historyLimit: number;
   private rev = 1;
@@ -85,8 +88,10 @@ export class MemoryKv {
 
   /** Makes the store answer (true) or fail every call with `KvUnavailableError` (false). */
   setAvailable(available: boolean): void {
+    const changed = this.available !== available;
     this.available = available;
     if (available) this.committed$.next();
+    if (changed) this.availabilityChanges$.next(available);
   }
 
   /** Drops the watch history before `revision` (default: the current revision). */

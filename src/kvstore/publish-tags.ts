@@ -26,7 +26,10 @@ export interface TagPublication {
   readonly upserted: number;
   /** Keys deleted. */
   readonly deleted: number;
-  /** Writes or deletes that failed; the store tries them again at its next synchronization. */
+  /**
+   * Writes or deletes that failed; the store tries them again soon (after its `retryDelay`,
+   * doubling up to 30 s, or at once when its backend's connection is back) and at each synchronization.
+   */
   readonly failed: number;
   /** Keys this host publishes after the round. */
   readonly published: number;
@@ -36,7 +39,7 @@ export interface TagPublication {
  * Publishes a tagger's entities as keys this host owns in `store`, while subscribed: every change
  * of the tagger (gathered over `batchWindow`) writes the keys that changed and deletes the keys of
  * entities that went. Each round emits a {@link TagPublication}. A failed write keeps the key as a
- * local key, so the store writes it at its next synchronization. Unsubscribing stops publishing and
+ * local key, so the store writes it again soon (see {@link SharedStore.updateLocalKeySync}). Unsubscribing stops publishing and
  * leaves the keys; `store.close()` deletes them.
  *
  * Entities that only the shared store's own collector holds (other hosts') are not published back.

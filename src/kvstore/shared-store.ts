@@ -17,6 +17,7 @@ import {
   from,
   ignoreElements,
   lastValueFrom,
+  map,
   merge,
   mergeMap,
   race,
@@ -28,13 +29,13 @@ import {
   timer,
 } from 'rxjs';
 import { consoleLogger, type Logger } from '../util/logger.js';
-import type { KvBackend } from './backend.js';
+import type { KvBackend, KvConnectionEvent } from './backend.js';
 import { type CacheContext, type CacheInput, createCacheState, reduceCache } from './cache-state.js';
 import type { KeyCodec } from './codec.js';
 import { defaultMemoryBackend } from './default-backend.js';
 import { KvError, KvConfigError, KvEncodeError, KvJoinTimeoutError, KvStoreClosedError, KvUnavailableError, describeCause } from './errors.js';
 import { type PendingChange, graceDeletes } from './grace-deletes.js';
-import { unrefTimer } from '../util/unref-timer.js';
+import { scheduleAfter, unrefTimer } from '../util/unref-timer.js';
 
 /** Options of {@link joinSharedStore}. Every duration is in milliseconds. */
 export interface JoinSharedStoreOptions<K> {
@@ -55,7 +56,10 @@ export interface JoinSharedStoreOptions<K> {
   readonly deleteGracePeriod?: number;
   /** How long the initial list may take before the join rejects with `KvJoinTimeoutError`. Default: 60000. */
   readonly joinTimeout?: number;
-  /** The first delay before a failed list or watch is tried again; it doubles up to 30 s. Default: 500. */
+  /**
+   * The first delay before a failed list or watch, or a failed write or delete of a local key, is
+   * tried again; it doubles (per failure in a row) up to 30 s. Default: 500.
+   */
   readonly retryDelay?: number;
   /** How many writes a synchronization runs at once. Default: 16. */
   readonly writeConcurrency?: number;
@@ -86,12 +90,58 @@ export interface SharedStoreTelemetry {
   readonly syncs: number;
   /** Local keys written again because they differed, were deleted or lost their lease. */
   readonly repairs: number;
-  /** Writes and deletes that failed (and are retried at the next synchronization). */
+  /** Writes and deletes that failed (each is retried: see `retries`). */
   readonly writeErrors: number;
+  /**
+   * Writes and deletes of local keys tried again after they failed, before the next
+   * synchronization: after a backoff (`retryDelay`, doubling up to 30 s), or at once when the
+   * backend's connection is back.
+   */
+  readonly retries: number;
+  /** Times the backend's connection was lost while the store was synced (see {@link SharedStoreHealth}). */
+  readonly disconnects: number;
   /** Values that did not decode and were skipped. */
   readonly decodeErrors: number;
   /** Failed lists and watches. */
   readonly watchErrors: number;
+}
+
+/**
+ * Where a shared store stands (see {@link SharedStore.health$}):
+ * - `joining`: the initial list is not in the cache yet;
+ * - `synced`: the cache holds a complete list and the watch runs: it is current;
+ * - `disconnected`: the backend lost its connection (etcd is down or unreachable); the cache is
+ *   stale, and the watch resumes from its last revision by itself when the connection is back;
+ * - `resyncing`: the connection is back: the store writes its local keys again (and retries its
+ *   failed deletes) before it says `synced`;
+ * - `relisting`: the watch failed (a compaction, an error the backend does not resume from): the
+ *   store lists the prefix again, with backoff;
+ * - `closed`: after `close()` / `release()`.
+ *
+ * @example
+ * ```ts
+ * const state: SharedStoreState = 'disconnected';
+ * ```
+ */
+export type SharedStoreState = 'joining' | 'synced' | 'disconnected' | 'resyncing' | 'relisting' | 'closed';
+
+/**
+ * A shared store's health: its {@link SharedStoreState} and, while not synced, the backend's
+ * newest error (the one that took it out of `synced`, then the newest failed reconnect or list).
+ *
+ * @example
+ * ```ts
+ * store.health$.subscribe((h) => console.log(h.state, h.lastError?.message ?? ''));
+ * // synced
+ * // disconnected kvstore watch of "nodes/" failed: connect ECONNREFUSED 127.0.0.1:2379 (...)
+ * // resyncing
+ * // synced
+ * ```
+ */
+export interface SharedStoreHealth {
+  readonly state: SharedStoreState;
+  /** The backend's newest error while not synced; undefined when synced or closed, and while joining before any error. */
+  readonly lastError?: KvError;
 }
 
 /**
@@ -112,15 +162,25 @@ export interface SharedStore<K> {
   readonly prefix: string;
   /** This collaborator's name. */
   readonly name: string;
-  /** Takes `key` as a local key, to be written at the next synchronization. */
+  /**
+   * Takes `key` as a local key, to be written at the next synchronization — or sooner: when the
+   * backend's connection comes back after an outage, or at the retry of a failed
+   * `updateLocalKeySync` of the same key (how `publishTags` keeps a write that failed).
+   */
   updateLocalKey(key: K): void;
-  /** Writes `key` now, bound to the session lease; it becomes a local key only if the write succeeded. */
+  /**
+   * Writes `key` now, bound to the session lease; it becomes a local key only if the write
+   * succeeded. If it fails, the promise rejects; a key taken as local afterwards with
+   * `updateLocalKey` is written by the store's retry (after `retryDelay`, doubling up to 30 s, or at
+   * once when the connection is back).
+   */
   updateLocalKeySync(key: K): Promise<void>;
   /** Writes `key` now, bound to the session lease, without taking it as a local key. */
   updateKeySync(key: K): Promise<void>;
   /**
    * Stops owning `key` and deletes it; its delete is delivered at once. If the delete fails, the
-   * promise rejects and the delete is tried again at each synchronization until it succeeds.
+   * promise rejects and the delete is tried again until it succeeds: after `retryDelay` (doubling
+   * up to 30 s), at once when the backend's connection is back, and at each synchronization.
    */
   deleteLocalKey(key: K): Promise<void>;
   /** A copy of the cache: every collaborator's keys, by name. */
@@ -134,10 +194,18 @@ export interface SharedStore<K> {
    */
   readonly events$: Observable<SharedStoreEvent<K>>;
   /**
-   * True when the cache holds a complete list of the prefix and the watch is running; false
-   * before the initial list and while listing again after a failed watch. Current value first.
+   * True when the cache holds a complete list of the prefix and the watch is running (its health
+   * is `synced`); false before the initial list, while the backend's connection is lost (an etcd
+   * outage) and until the store has written its local keys again after it, and while listing
+   * again after a failed watch. Current value first; changes only.
    */
   readonly synced$: Observable<boolean>;
+  /**
+   * The store's health ({@link SharedStoreHealth}): `synced$` with the state and the last error.
+   * Current value first; a new value at each change of state or of the last error. Completes at
+   * `close()` / `release()` (after `closed`).
+   */
+  readonly health$: Observable<SharedStoreHealth>;
   /** Errors reported and recovered from: values that do not decode, failed writes, failed watches. */
   readonly errors$: Observable<KvError>;
   /** Runs a synchronization now (as the interval does) and resolves when it is done. */
@@ -240,6 +308,8 @@ interface Counters {
   syncs: number;
   repairs: number;
   writeErrors: number;
+  retries: number;
+  disconnects: number;
   decodeErrors: number;
   watchErrors: number;
 }
@@ -249,6 +319,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
   readonly name: string;
   readonly events$: Observable<SharedStoreEvent<K>>;
   readonly synced$: Observable<boolean>;
+  readonly health$: Observable<SharedStoreHealth>;
   readonly errors$: Observable<KvError>;
   private readonly opts: CheckedOptions<K>;
   private readonly backend: KvBackend;
@@ -264,12 +335,26 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private readonly delivered = new Map<string, K>();
   private readonly changes$ = new Subject<PendingChange<K>>();
   private readonly out$ = new Subject<SharedStoreEvent<K>>();
-  private readonly syncedState$ = new BehaviorSubject(false);
+  private readonly healthState$ = new BehaviorSubject<SharedStoreHealth>({ state: 'joining' });
+  /** Local keys whose last write failed: written again by the next retry round. */
+  private readonly failedWrites = new Set<string>();
+  private readonly retryNow$ = new Subject<void>();
+  private readonly reconnected$ = new Subject<void>();
+  private retryTimer: Subscription | undefined;
+  private retryAttempt = 0;
+  /** The cache was listed once (the join is done). */
+  private everListed = false;
+  /** The cache holds a list and the watch runs (false while listing again). */
+  private listed = false;
+  /** The backend's connection, as its `connection$` says (a store starts connected). */
+  private connected = true;
+  /** Writing the local keys again after the connection came back. */
+  private resyncing = false;
   private readonly reported$ = new Subject<KvError>();
   private readonly repair$ = new Subject<string>();
-  private readonly counters: Counters = { lists: 0, syncs: 0, repairs: 0, writeErrors: 0, decodeErrors: 0, watchErrors: 0 };
+  private readonly counters: Counters = { lists: 0, syncs: 0, repairs: 0, writeErrors: 0, retries: 0, disconnects: 0, decodeErrors: 0, watchErrors: 0 };
   private subscription: Subscription | undefined;
-  private lastError: unknown;
+  private lastError: KvError | undefined;
   private state: 'created' | 'running' | 'closed' = 'created';
   private closing: Promise<void> | undefined;
 
@@ -280,7 +365,11 @@ class LiveSharedStore<K> implements SharedStore<K> {
     this.backend = opts.backend;
     this.pathPrefix = `${opts.prefix}/`;
     this.ctx = { pathPrefix: this.pathPrefix, decode: (value, name) => opts.codec.decode(value, name) };
-    this.synced$ = this.syncedState$.pipe(distinctUntilChanged());
+    this.health$ = this.healthState$.asObservable();
+    this.synced$ = this.healthState$.pipe(
+      map((health) => health.state === 'synced'),
+      distinctUntilChanged(),
+    );
     this.errors$ = this.reported$.asObservable();
     this.events$ = defer(() =>
       concat(
@@ -302,7 +391,34 @@ class LiveSharedStore<K> implements SharedStore<K> {
     );
     const sync$ = unrefTimer(this.opts.interval, this.opts.interval, this.opts.scheduler).pipe(exhaustMap(() => this.syncOnce()));
     const repairs$ = this.repair$.pipe(mergeMap((name) => this.repair(name)));
-    this.subscription = merge(delivery$, this.listAndWatch(), sync$, repairs$).subscribe();
+    const retries$ = this.retryNow$.pipe(exhaustMap(() => this.retryFailed()));
+    // After an outage: write every local key again (and retry the failed deletes), then say synced.
+    const resyncs$ = this.reconnected$.pipe(
+      switchMap(() =>
+        concat(
+          this.syncOnce(true),
+          defer(() => {
+            this.resyncing = false;
+            this.updateHealth();
+            return EMPTY;
+          }),
+        ),
+      ),
+    );
+    const connection$ = this.backend.connection$ ?? EMPTY;
+    this.subscription = merge(
+      delivery$,
+      connection$.pipe(
+        tap((event) => {
+          this.onConnection(event);
+        }),
+      ),
+      this.listAndWatch(),
+      sync$,
+      repairs$,
+      retries$,
+      resyncs$,
+    ).subscribe();
   }
 
   /** Resolves when the initial list is in the cache; rejects after `joinTimeout`. */
@@ -312,7 +428,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
     const timeout$ = timer(this.opts.joinTimeout, this.opts.scheduler ?? asyncScheduler).pipe(
       mergeMap(() => throwError(() => new KvJoinTimeoutError(this.prefix, this.opts.joinTimeout, this.lastError === undefined ? undefined : { cause: this.lastError }))),
     );
-    return firstValueFrom(race(this.syncedState$.pipe(filter(Boolean)), timeout$)).then(() => undefined);
+    return firstValueFrom(race(this.healthState$.pipe(filter((health) => health.state === 'synced')), timeout$)).then(() => undefined);
   }
 
   updateLocalKey(key: K): void {
@@ -325,10 +441,17 @@ class LiveSharedStore<K> implements SharedStore<K> {
   async updateLocalKeySync(key: K): Promise<void> {
     this.ensureOpen();
     const [name, value] = this.encode(key);
-    await this.write(name, value, 'put');
+    try {
+      await this.write(name, value, 'put');
+    } catch (error: unknown) {
+      // Not a local key (yet): if the caller takes it as one (`updateLocalKey`), the retry writes it.
+      this.retryLater(name);
+      throw error;
+    }
     this.ensureOpen();
     this.local.set(name, { key, value });
     this.pendingDeletes.delete(name);
+    this.failedWrites.delete(name);
   }
 
   async updateKeySync(key: K): Promise<void> {
@@ -348,7 +471,9 @@ class LiveSharedStore<K> implements SharedStore<K> {
       if (!result.changed) this.ownDeletes.delete(name);
     } catch (error: unknown) {
       this.pendingDeletes.add(name);
-      throw this.writeFailed(name, 'delete', error);
+      const kvError = this.writeFailed(name, 'delete', error);
+      this.retryLater(undefined);
+      throw kvError;
     }
   }
 
@@ -383,6 +508,8 @@ class LiveSharedStore<K> implements SharedStore<K> {
     this.state = 'closed';
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    this.retryTimer?.unsubscribe();
+    this.retryTimer = undefined;
     const names = [...this.local.keys()];
     this.local.clear();
     if (deleteKeys) {
@@ -408,11 +535,13 @@ class LiveSharedStore<K> implements SharedStore<K> {
     }
     this.delivered.clear();
     this.out$.complete();
-    this.syncedState$.next(false);
-    this.syncedState$.complete();
+    this.healthState$.next({ state: 'closed' });
+    this.healthState$.complete();
     this.reported$.complete();
     this.changes$.complete();
     this.repair$.complete();
+    this.retryNow$.complete();
+    this.reconnected$.complete();
     if (this.opts.ownsBackend) {
       await lastValueFrom(this.backend.close(deleteKeys ? { revoke: true } : {}), { defaultValue: undefined }).catch((error: unknown) => {
         this.opts.logger.warn('closing the kvstore backend failed', { prefix: this.prefix, error: describeCause(error) });
@@ -426,9 +555,13 @@ class LiveSharedStore<K> implements SharedStore<K> {
       switchMap((listing) => {
         this.counters.lists += 1;
         this.apply({ type: 'listed', listing });
-        this.syncedState$.next(true);
+        this.everListed = true;
+        this.listed = true;
+        this.updateHealth();
         return this.backend.watch(this.pathPrefix, listing.revision + 1).pipe(
           tap((event) => {
+            // Events flow: whatever the backend said, the connection works.
+            if (!this.connected) this.onConnection({ type: 'connected' });
             this.apply(event);
           }),
           ignoreElements(),
@@ -439,14 +572,101 @@ class LiveSharedStore<K> implements SharedStore<K> {
         resetOnSuccess: true,
         delay: (error: unknown, attempt: number) => {
           this.counters.watchErrors += 1;
-          this.lastError = error;
-          this.syncedState$.next(false);
+          const kvError = asKvError(error, 'watch', this.pathPrefix);
+          this.lastError = kvError;
+          this.listed = false;
+          this.updateHealth();
           const wait = Math.min(this.opts.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY);
-          this.report(asKvError(error, 'watch', this.pathPrefix), 'list or watch failed; listing again', { attempt, delayMs: wait });
+          this.report(kvError, 'list or watch failed; listing again', { attempt, delayMs: wait });
           return unrefTimer(wait, undefined, this.opts.scheduler);
         },
       }),
     );
+  }
+
+  /** The backend's connection went or came back. */
+  private onConnection(event: KvConnectionEvent): void {
+    if (this.state !== 'running') return;
+    if (event.type === 'disconnected') {
+      const wasSynced = this.healthState$.value.state === 'synced';
+      this.connected = false;
+      // The same error again (each failed reconnect): keep the one health$ already carries.
+      if (this.lastError?.message !== event.error.message) this.lastError = event.error;
+      if (wasSynced) {
+        this.counters.disconnects += 1;
+        this.counters.watchErrors += 1;
+        this.report(event.error, 'lost the connection to the backend; the watch resumes when it is back', {});
+      }
+      this.updateHealth();
+      return;
+    }
+    if (this.connected) return;
+    this.connected = true;
+    if (this.everListed) {
+      this.opts.logger.info('the connection to the backend is back; writing the local keys again', { store: this.prefix, collaborator: this.name });
+      this.resyncing = true;
+      this.updateHealth();
+      // The failed writes are written now: no backoff to wait for.
+      this.retryTimer?.unsubscribe();
+      this.retryTimer = undefined;
+      this.retryAttempt = 0;
+      this.reconnected$.next();
+      return;
+    }
+    this.updateHealth();
+  }
+
+  /** Publishes the health that the flags say, if it changed. */
+  private updateHealth(): void {
+    if (this.state === 'closed') return;
+    const lastError = this.lastError === undefined ? {} : { lastError: this.lastError };
+    let health: SharedStoreHealth;
+    if (!this.everListed) health = { state: 'joining', ...lastError };
+    else if (!this.connected) health = { state: 'disconnected', ...lastError };
+    else if (!this.listed) health = { state: 'relisting', ...lastError };
+    else if (this.resyncing) health = { state: 'resyncing', ...lastError };
+    else health = { state: 'synced' };
+    if (health.state === 'synced') this.lastError = undefined;
+    const current = this.healthState$.value;
+    if (current.state === health.state && current.lastError === health.lastError) return;
+    this.healthState$.next(health);
+  }
+
+  /**
+   * Takes note of a failed write of `name` (or, with undefined, of a failed delete, already in
+   * `pendingDeletes`) and schedules a retry round after the backoff, unless one is scheduled.
+   */
+  private retryLater(name: string | undefined): void {
+    if (name !== undefined) this.failedWrites.add(name);
+    if (this.state !== 'running' || this.retryTimer !== undefined) return;
+    const wait = Math.min(this.opts.retryDelay * 2 ** this.retryAttempt, MAX_RETRY_DELAY);
+    this.retryAttempt += 1;
+    this.retryTimer = scheduleAfter(
+      wait,
+      () => {
+        this.retryTimer = undefined;
+        this.retryNow$.next();
+      },
+      this.opts.scheduler,
+    );
+  }
+
+  /** Writes the local keys whose write failed, and deletes what failed to delete; a failure schedules the next round. */
+  private retryFailed(): Observable<never> {
+    return defer(() => {
+      const names = [...this.failedWrites].filter((name) => this.local.has(name));
+      this.failedWrites.clear();
+      const deletes = [...this.pendingDeletes];
+      this.counters.retries += names.length + deletes.length;
+      const work = [...names.map((name) => this.repair(name)), ...deletes.map((name) => this.retryDelete(name))];
+      return concat(
+        from(work).pipe(mergeMap((write$) => write$, this.opts.concurrency)),
+        defer(() => {
+          if (this.failedWrites.size === 0 && this.pendingDeletes.size === 0) this.retryAttempt = 0;
+          return EMPTY;
+        }),
+      );
+    });
   }
 
   private apply(input: CacheInput): void {
@@ -477,23 +697,32 @@ class LiveSharedStore<K> implements SharedStore<K> {
     }
   }
 
-  /** Writes every local key that differs or lost its lease, and retries failed deletes. */
-  private syncOnce(): Observable<never> {
+  /**
+   * Writes every local key that differs or lost its lease, and retries failed deletes. After an
+   * outage (`resync`), the failed writes and deletes it tries again count as retries.
+   */
+  private syncOnce(resync = false): Observable<never> {
     return defer(() => {
       this.counters.syncs += 1;
+      if (resync) this.counters.retries += [...this.failedWrites].filter((name) => this.local.has(name)).length + this.pendingDeletes.size;
+      this.failedWrites.clear();
       const writes = Array.from(this.local.keys(), (name) => this.repair(name));
-      const deletes = Array.from(this.pendingDeletes, (name) =>
-        this.backend.delete(this.path(name)).pipe(
-          tap(() => this.pendingDeletes.delete(name)),
-          ignoreElements(),
-          catchError((error: unknown) => {
-            this.writeFailed(name, 'delete', error);
-            return EMPTY;
-          }),
-        ),
-      );
+      const deletes = Array.from(this.pendingDeletes, (name) => this.retryDelete(name));
       return from([...writes, ...deletes]).pipe(mergeMap((write$) => write$, this.opts.concurrency));
     });
+  }
+
+  /** Deletes a key whose delete failed; a failure keeps it pending and schedules a retry. */
+  private retryDelete(name: string): Observable<never> {
+    return this.backend.delete(this.path(name)).pipe(
+      tap(() => this.pendingDeletes.delete(name)),
+      ignoreElements(),
+      catchError((error: unknown) => {
+        this.writeFailed(name, 'delete', error);
+        this.retryLater(undefined);
+        return EMPTY;
+      }),
+    );
   }
 
   /** Writes a local key again if the store holds another value or lease for it. */
@@ -504,10 +733,12 @@ class LiveSharedStore<K> implements SharedStore<K> {
       return this.backend.putIfDifferent(this.path(name), local.value, { lease: true }).pipe(
         tap((result) => {
           if (result.changed) this.counters.repairs += 1;
+          this.failedWrites.delete(name);
         }),
         ignoreElements(),
         catchError((error: unknown) => {
           this.writeFailed(name, 'putIfDifferent', error);
+          this.retryLater(name);
           return EMPTY;
         }),
       );

@@ -3,13 +3,16 @@
  * private Docker engine (test/services/docker.ts), and two agents as child processes on their own
  * sockets — A with Docker, B with every collector disabled. B serves A's containers through etcd;
  * they go from B when the container stops, when A stops (SIGTERM: A deletes its keys) and when an
- * agent dies (SIGKILL: its lease expires). Needs etcd, dockerd, busybox-static and root; skipped
- * with a printed reason elsewhere, failed under CI.
+ * agent dies (SIGKILL: its lease expires); while etcd is down, an agent's kvstore row says so.
+ * Needs etcd, dockerd, busybox-static and root; skipped with a printed reason elsewhere, failed
+ * under CI. The row for each health of the store (pure) runs everywhere.
  */
 import { join } from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentKvstoreState } from '../../src/cli/agent-kvstore.js';
 import { type EtcdBackend, etcdBackend } from '../../src/kvstore/etcd.js';
+import { KvUnavailableError } from '../../src/kvstore/index.js';
 import { underCi } from '../services/availability.js';
 import { type DockerEngine, dockerMissingReason, startDockerEngine } from '../services/docker.js';
 import { type EtcdServer, etcdAvailable, startEtcd } from '../services/etcd.js';
@@ -21,6 +24,21 @@ if (skip) console.warn(`skipping the agent kvstore suite: ${missing}`);
 
 const PREFIX = 'tagstream/tags/v1/';
 
+describe('the kvstore row for each health of the store', () => {
+  const where = 'etcd://10.0.0.1:2379 as n1, prefix tagstream/tags/v1';
+  const refused = new KvUnavailableError('watch', 'tagstream/tags/v1/', { reason: 'connect ECONNREFUSED 10.0.0.1:2379' });
+  it.each([
+    [{ state: 'synced' } as const, { state: 'connected', reason: where }],
+    [{ state: 'disconnected', lastError: refused } as const, { state: 'retrying', reason: `${where}: disconnected, reconnecting after: kvstore watch of "tagstream/tags/v1/" failed: connect ECONNREFUSED 10.0.0.1:2379` }],
+    [{ state: 'resyncing' } as const, { state: 'connecting', reason: `${where}: reconnected, writing this host's keys again` }],
+    [{ state: 'relisting', lastError: refused } as const, { state: 'retrying', reason: `${where}: listing again after: kvstore watch of "tagstream/tags/v1/" failed: connect ECONNREFUSED 10.0.0.1:2379` }],
+    [{ state: 'joining' } as const, { state: 'connecting', reason: `${where}: joining` }],
+    [{ state: 'closed' } as const, { state: 'idle', reason: `${where}: closed` }],
+  ])('%o', (health, row) => {
+    expect(agentKvstoreState(health, where)).toEqual(row);
+  });
+});
+
 describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker engine', () => {
   // Undefined until beforeAll made them (it fails first when etcd or dockerd is missing, under CI).
   let etcd: EtcdServer | undefined;
@@ -28,7 +46,7 @@ describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker 
   let inspector: EtcdBackend | undefined;
   let tmp: { dir: string; remove: () => Promise<void> } | undefined;
   /** What beforeAll made, for the test. */
-  let ready: { engine: DockerEngine; inspector: EtcdBackend; dir: string };
+  let ready: { engine: DockerEngine; inspector: EtcdBackend; dir: string; etcd: EtcdServer };
   let kvstore: string;
   const env = (): Record<string, string> => ({ HOME: ready.dir });
 
@@ -74,7 +92,7 @@ describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker 
     etcd = await startEtcd();
     engine = await startDockerEngine();
     inspector = etcdBackend({ hosts: etcd.endpoint });
-    ready = { engine, inspector, dir: tmp.dir };
+    ready = { engine, inspector, dir: tmp.dir, etcd };
     kvstore = etcd.endpoint.replace(/^http:/, 'etcd:');
   }, 120_000);
 
@@ -151,4 +169,48 @@ describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker 
     b.agent.child.kill('SIGTERM');
     expect(await b.agent.exited()).toBe(0);
   }, 90_000);
+
+  it('the kvstore row goes retrying while etcd is down (disconnected, with the refused connection) and back to connected after; a container started meanwhile reaches etcd', async () => {
+    const rowOf = (l: string): Record<string, unknown> | undefined => {
+      const line = jsonOf(l);
+      return line?.event === 'collector' && line.collector === 'kvstore' ? line : undefined;
+    };
+    /** The first line from line `from` on that `check` accepts. */
+    const lineFrom = (agent: CliChild, from: number, check: (l: string) => boolean, ms?: number): Promise<string> =>
+      agent.waitForLine((l) => agent.lines.indexOf(l) >= from && check(l), ms);
+    const kvRowInStatus = (l: string): unknown => (jsonOf(l)?.collectors as { name: string }[] | undefined)?.find((c) => c.name === 'kvstore');
+    const a = startAgent('host-e', ['--docker-host', `unix://${ready.engine.socketPath}`], 60_000);
+    try {
+      await a.agent.waitForLine((l) => {
+        const line = jsonOf(l);
+        return line?.event === 'collector' && line.collector === 'docker' && line.state === 'connected';
+      });
+      const downAt = a.agent.lines.length;
+      await ready.etcd.halt();
+      const down = rowOf(await lineFrom(a.agent, downAt, (l) => rowOf(l)?.state === 'retrying' && /ECONNREFUSED/.test(String(rowOf(l)?.reason))));
+      expect(down).toMatchObject({ level: 'warn', state: 'retrying' });
+      expect(String(down?.reason)).toMatch(new RegExp(`^${kvstore} as host-e, prefix tagstream/tags/v1: disconnected, reconnecting after: .*connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+`));
+      // The status lines say it too.
+      const status = await lineFrom(a.agent, downAt, (l) => jsonOf(l)?.event === 'status' && (kvRowInStatus(l) as { state?: string } | undefined)?.state === 'retrying');
+      expect(kvRowInStatus(status)).toMatchObject({ name: 'kvstore', state: 'retrying' });
+
+      // A container that starts during the outage: its key cannot be written now.
+      const id = await ready.engine.run({ name: 'during-outage' });
+      const entity = `container_id://${id}`;
+      await eventually(async () => ((await listed(a.query)).some((e) => e.entity === entity) ? true : undefined), 'A to list the container');
+
+      await ready.etcd.start();
+      const upAt = a.agent.lines.length;
+      const up = rowOf(await lineFrom(a.agent, upAt, (l) => rowOf(l)?.state === 'connected', 30_000));
+      expect(up).toMatchObject({ level: 'info', reason: `${kvstore} as host-e, prefix tagstream/tags/v1` });
+      // Written soon after etcd is back (the store's periodic synchronization is 5 min away).
+      await eventually(async () => ((await keysInEtcd()).includes(`host-e/${entity}`) ? true : undefined), 'the container\'s key in etcd', 15_000);
+      await ready.engine.docker.getContainer(id).stop();
+      await eventually(async () => ((await keysInEtcd()).includes(`host-e/${entity}`) ? undefined : true), 'the key to go with the container', 15_000);
+    } finally {
+      await ready.etcd.start();
+      a.agent.child.kill('SIGTERM');
+      await a.agent.exited();
+    }
+  }, 120_000);
 });

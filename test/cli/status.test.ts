@@ -140,15 +140,15 @@ describe('the collectors\' states as shown', () => {
 
 describe('the shared kvstore in the status', () => {
   const KV: CollectorStatus = { name: 'kvstore', state: 'connected', reason: 'etcd://e:2379 as n1, prefix tagstream/tags/v1', entities: 4 };
-  const counters = { url: 'etcd://e:2379', name: 'n1', sharedKeys: 6, localKeys: 2, writeErrors: 1, watchErrors: 0, decodeErrors: 0 };
+  const counters = { url: 'etcd://e:2379', name: 'n1', sharedKeys: 6, localKeys: 2, writeErrors: 1, watchErrors: 0, decodeErrors: 0, retries: 3, disconnects: 1 };
 
   it('is one more row, with the counters under the totals, and the JSON status line carries them', () => {
     const text = renderStatusTable(snapshot([...RUNNING, KV], { kvstore: counters }), 200);
     expect(text).toMatch(/kvstore\s+connected\s+4\s+etcd:\/\/e:2379 as n1, prefix tagstream\/tags\/v1/);
-    expect(text).toContain('kvstore: 6 keys, 2 published as n1 · errors: 1 write, 0 watch, 0 decode');
+    expect(text).toContain('kvstore: 6 keys, 2 published as n1 · errors: 1 write, 0 watch, 0 decode · 3 retries, 1 disconnects');
     expect(statusLine(snapshot([KV], { kvstore: counters }))).toMatchObject({ collectors: [{ name: 'kvstore', state: 'connected', entities: 4 }], kvstore: counters });
     expect(statusLine(snapshot(RUNNING))).not.toHaveProperty('kvstore');
-    expect(kvstoreSummary(counters)).toBe('kvstore: 6 keys, 2 published as n1 · errors: 1 write, 0 watch, 0 decode');
+    expect(kvstoreSummary(counters)).toBe('kvstore: 6 keys, 2 published as n1 · errors: 1 write, 0 watch, 0 decode · 3 retries, 1 disconnects');
   });
 
   it('an agent with only the kvstore is not "nothing detected": it serves the other hosts\' entities', () => {
