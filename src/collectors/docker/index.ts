@@ -18,3 +18,4 @@ export type { DockerFailure } from './errors.js';
 export { extractDockerTags } from './extract.js';
 export type { DockerContainerInspect, DockerExtractOptions, DockerImageNames, DockerTags } from './extract.js';
 export type { MetadataAsTags } from '../shared/metadata-as-tags.js';
+export type { CardinalityTags } from '../shared/tag-builder.js';
