@@ -152,10 +152,19 @@ describe('reduceTagStore', () => {
     expect(readTags(s1, A, 'low')).toEqual(readTags(s2, A, 'low'));
   });
 
-  it('hands out frozen arrays that callers cannot mutate', () => {
+  it('hands out frozen arrays that callers cannot mutate, at every cardinality, from one source or several', () => {
     const state = createTagStoreState();
-    reduceTagStore(state, upsert(info(A, 'docker', ['a:1'])));
-    expect(Object.isFrozen(readTags(state, A, 'low'))).toBe(true);
+    reduceTagStore(state, upsert(info(A, 'docker', ['a:1'], ['o:1'], ['h:1'])));
+    for (const cardinality of ['low', 'orchestrator', 'high'] as const) {
+      const tags = readTags(state, A, cardinality);
+      expect(Object.isFrozen(tags)).toBe(true);
+      expect(() => {
+        (tags as string[]).push('x:1');
+      }).toThrow(TypeError);
+    }
+    expect(readTags(state, A, 'high')).toEqual(['a:1', 'o:1', 'h:1']);
+    reduceTagStore(state, upsert(info(A, 'kubelet', ['b:1']), SourcePriority.NodeOrchestrator));
+    for (const cardinality of ['low', 'orchestrator', 'high'] as const) expect(Object.isFrozen(readTags(state, A, cardinality))).toBe(true);
   });
 
   it('drops a fetched answer whose entity is pending delete or was pruned since the fetch began', () => {
