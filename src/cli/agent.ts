@@ -27,7 +27,7 @@ import type { Collector } from '../tagger/types.js';
 import type { Logger, LogFields } from '../util/logger.js';
 import type { AgentConfig } from './agent-config.js';
 import type { AgentKvstore } from './agent-kvstore.js';
-import { type ShownState, dockerShownState, kubernetesShownState } from './collector-state.js';
+import { type ShownState, dockerShownState, ecsShownState, kubernetesShownState } from './collector-state.js';
 import { type Detection, detectCollectors, pathsToProbe } from './detect.js';
 import { CliRuntimeError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -57,6 +57,12 @@ interface Running {
 }
 
 const REDRAW_INTERVAL = 1000;
+/**
+ * The ECS request's timeout: under the Tagger's fetch timeout (2000 ms), so that an endpoint that
+ * does not answer fails as `timeout` (and turns the row `retrying`) before the Tagger gives up on
+ * the look-up and cancels the request.
+ */
+const ECS_FETCH_TIMEOUT = 1500;
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
 /**
@@ -234,7 +240,8 @@ async function startCollector(detection: Detection, config: AgentConfig, logger:
       }
       case 'ecs': {
         const { ecsCollector } = await import('../collectors/ecs/collector.js');
-        return { name: 'ecs', collector: ecsCollector({ metadataUri: detection.metadataUri, logger }), initial, state$: of(initial) };
+        const ecs = ecsCollector({ metadataUri: detection.metadataUri, fetchTimeout: ECS_FETCH_TIMEOUT, logger });
+        return { name: 'ecs', collector: ecs, initial, state$: ecs.state$.pipe(map((s) => ecsShownState(s, initial.reason))) };
       }
     }
   } catch (error) {

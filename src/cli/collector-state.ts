@@ -1,7 +1,8 @@
 /**
- * The collectors' own states (Docker, Kubernetes) as the status screen shows them. Pure.
+ * The collectors' own states (Docker, Kubernetes, ECS) as the status screen shows them. Pure.
  */
 import type { DockerConnectionState } from '../collectors/docker/collector.js';
+import type { EcsCollectorState } from '../collectors/ecs/collector.js';
 import type { KubernetesCollectorState } from '../collectors/kubernetes/collector.js';
 import type { CollectorState } from './status.js';
 
@@ -62,6 +63,33 @@ export function kubernetesShownState(state: KubernetesCollectorState, where: str
       // An error status says it all ("HTTP 503"); the client's exception behind it dumps the headers and body.
       const why = state.reason.status === undefined ? describe(state.reason) : oneLine(state.reason.message);
       return { state: 'retrying', reason: `${why}; retry ${state.attempt} in ${seconds(state.delayMs)}` };
+    }
+  }
+}
+
+/**
+ * The ECS collector's state: `ready` with `where` (`fetch on miss from <uri>`) as the reason while
+ * the last request succeeded (or none was sent); `retrying` while the last one failed, with what
+ * went wrong, how many requests in a row failed and since when (UTC). The collector asks again on
+ * the next miss.
+ *
+ * @example
+ * ```ts
+ * ecsShownState({ status: 'failing', reason: 'http-status', httpStatus: 500, error: 'answered HTTP 500', since: 0, failures: 2 }, 'fetch on miss from http://169.254.170.2/v4/x');
+ * // { state: 'retrying', reason: 'task metadata answered HTTP 500 (http-status); 2 failed requests since 00:00:00 UTC, asking again on the next miss' }
+ * ```
+ */
+export function ecsShownState(state: EcsCollectorState, where: string): ShownState {
+  switch (state.status) {
+    case 'ready':
+      return { state: 'ready', reason: where };
+    case 'failing': {
+      const count = state.failures === 1 ? '1 failed request' : `${state.failures} failed requests`;
+      const since = new Date(state.since).toISOString().slice(11, 19);
+      return {
+        state: 'retrying',
+        reason: `task metadata ${oneLine(state.error)} (${state.reason}); ${count} since ${since} UTC, asking again on the next miss`,
+      };
     }
   }
 }

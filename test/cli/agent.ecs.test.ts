@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TaggerClient, createTaggerClient } from '../../src/ipc/client.js';
+import { ecsShownState } from '../../src/cli/collector-state.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { EC2_CURL_ID, EC2_PAUSE_ID, EC2_STOPPED_ID, FARGATE_CURL_ID, taskDocument } from '../collectors/ecs/fixtures.js';
 import { type MetadataServer, startMetadataServer } from '../collectors/ecs/metadata-server.js';
@@ -33,6 +34,30 @@ async function nextStatus(agent: CliChild, check: (line: Record<string, unknown>
   });
   return jsonOf(line) ?? {};
 }
+
+/** A `collector` line of the ECS row in `state`. */
+function isEcsCollectorLine(line: string, state: string): boolean {
+  const parsed = jsonOf(line);
+  return parsed?.event === 'collector' && parsed.collector === 'ecs' && parsed.state === state;
+}
+
+describe('ecsShownState', () => {
+  const where = 'fetch on miss from http://169.254.170.2/v4/x';
+  it('shows ready with where, whatever the containers', () => {
+    expect(ecsShownState({ status: 'ready' }, where)).toEqual({ state: 'ready', reason: where });
+    expect(ecsShownState({ status: 'ready', containers: 3 }, where)).toEqual({ state: 'ready', reason: where });
+  });
+  it('shows failing as retrying with the error, the reason, the count and since when, on one line', () => {
+    const since = Date.UTC(2026, 0, 1, 14, 2, 11);
+    expect(ecsShownState({ status: 'failing', reason: 'http-status', httpStatus: 503, error: 'answered HTTP 503', since, failures: 1 }, where)).toEqual({
+      state: 'retrying',
+      reason: 'task metadata answered HTTP 503 (http-status); 1 failed request since 14:02:11 UTC, asking again on the next miss',
+    });
+    expect(ecsShownState({ status: 'failing', reason: 'unavailable', error: 'could not be read: fetch failed\nsecond line', since, failures: 4 }, where).reason).toBe(
+      'task metadata could not be read: fetch failed (unavailable); 4 failed requests since 14:02:11 UTC, asking again on the next miss',
+    );
+  });
+});
 
 describe('tagstream agent against an ECS task metadata endpoint', () => {
   let tmp: { dir: string; remove: () => Promise<void> };
@@ -142,7 +167,7 @@ describe('tagstream agent against an ECS task metadata endpoint', () => {
     expect(await agent.exited()).toBe(0);
   }, 60_000);
 
-  it('answers nothing, logs the failure and keeps serving when the endpoint fails', async () => {
+  it('answers nothing, logs the failure, shows the row retrying and keeps serving when the endpoint fails; ready again once it recovers', async () => {
     const server = await startMetadataServer(() => ({ status: 500, body: 'internal error' }));
     const { agent, tagger, query, env } = await startAgent('failing', server);
     const failed = await runCli(['tag', CURL, ...query], env);
@@ -150,8 +175,41 @@ describe('tagstream agent against an ECS task metadata endpoint', () => {
     expect(server.requests).toEqual(['/v4/0c5d2b8e-2495160603/task']);
     const warned = jsonOf(await agent.waitForLine((l) => jsonOf(l)?.message === 'ecs: task metadata request failed'));
     expect(warned).toMatchObject({ level: 'warn', event: 'log', fields: { url: `${server.uri}/task`, reason: 'http-status' } });
+
+    // The row turns `retrying` with the reason on one line, at warn; the body is not in it.
+    const retrying = jsonOf(await agent.waitForLine((l) => isEcsCollectorLine(l, 'retrying')));
+    expect(retrying).toMatchObject({ level: 'warn', event: 'collector', collector: 'ecs', state: 'retrying' });
+    expect(retrying?.reason).toMatch(/^task metadata answered HTTP 500 \(http-status\); 1 failed request since \d\d:\d\d:\d\d UTC, asking again on the next miss$/);
+    expect(JSON.stringify(retrying)).not.toContain('internal error');
+    const failing = await nextStatus(agent, () => true);
+    expect(failing.collectors).toContainEqual({ name: 'ecs', state: 'retrying', entities: 0 });
     // Still serving: the client connects and lists (nothing).
     expect(await firstValueFrom(tagger.entities$())).toEqual([]);
+
+    // The endpoint recovers. The Tagger remembers the failed container for a while: ask for the
+    // task's other one, which is fetched at once and brings both.
+    const body = JSON.stringify(taskDocument('ec2-task'));
+    server.answer(() => ({ status: 200, body }));
+    expect(await tagger.tag(PAUSE, 'low')).toContain('ecs_container_name:~internal~ecs~pause');
+    expect(server.requests).toHaveLength(2);
+    const ready = jsonOf(await agent.waitForLine((l) => isEcsCollectorLine(l, 'ready')));
+    expect(ready).toMatchObject({ level: 'info', event: 'collector', collector: 'ecs', state: 'ready', reason: `fetch on miss from ${server.uri}` });
+    const recovered = await nextStatus(agent, (s) => (s.entitiesBySource as Record<string, number> | undefined)?.ecs === 2);
+    expect(recovered.collectors).toContainEqual({ name: 'ecs', state: 'ready', entities: 2 });
+    expect(await tagger.tag(CURL, 'low')).toContain('ecs_container_name:curl');
+
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited()).toBe(0);
+  }, 60_000);
+
+  it('shows a timeout (an endpoint that does not answer) as retrying, before the Tagger gives up on the look-up', async () => {
+    const server = await startMetadataServer(() => 'hang');
+    const { agent, tagger } = await startAgent('hanging', server);
+    expect(await tagger.tag(CURL, 'low')).toEqual([]);
+    const retrying = jsonOf(await agent.waitForLine((l) => isEcsCollectorLine(l, 'retrying')));
+    expect(retrying).toMatchObject({ level: 'warn', collector: 'ecs' });
+    expect(retrying?.reason).toMatch(/^task metadata no answer within \d+ ms \(timeout\); 1 failed request since /);
+    await expect.poll(() => server.aborted()).toBe(1);
     agent.child.kill('SIGTERM');
     expect(await agent.exited()).toBe(0);
   }, 60_000);

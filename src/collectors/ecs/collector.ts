@@ -1,8 +1,10 @@
 import {
+  BehaviorSubject,
   EMPTY,
   asyncScheduler,
   catchError,
   defer,
+  distinctUntilChanged,
   finalize,
   from,
   map,
@@ -20,6 +22,7 @@ import type { Collector, TagInfo } from '../../tagger/types.js';
 import { silentLogger } from '../../util/logger.js';
 import type { Logger } from '../../util/logger.js';
 import { EcsCollectorOptionError, EcsMetadataError } from './errors.js';
+import type { EcsMetadataFailure } from './errors.js';
 import { extractEcsTags } from './extract.js';
 import { readTaskMetadata } from './task-metadata.js';
 import type { EcsTaskMetadata } from './task-metadata.js';
@@ -97,7 +100,38 @@ export interface EcsCollectorCounters {
 }
 
 /**
- * The fetch-only ECS collector: a {@link Collector} with `fetch` and counters.
+ * The task metadata endpoint's health as the collector last saw it.
+ *
+ * - `ready`: no request yet, or the last request succeeded; `containers` is the number of
+ *   containers (TagInfos) of the last answer, absent until a request succeeded.
+ * - `failing`: the last request failed. `reason` says how (`unavailable`: the endpoint could not be
+ *   reached or read; `http-status`: it answered `httpStatus`; `timeout`; `invalid-document`: not a
+ *   task document), `error` what happened on one line, `since` when the first of the `failures`
+ *   consecutive failed requests ended (the scheduler's clock, ms). A successful request makes it
+ *   `ready` again.
+ *
+ * It never holds tag values, environment values or response bodies.
+ *
+ * @example
+ * ```ts
+ * ecs.state$.subscribe((state) => {
+ *   if (state.status === 'failing') console.warn(`ecs: ${state.error} (${state.failures} failures)`);
+ * });
+ * ```
+ */
+export type EcsCollectorState =
+  | { readonly status: 'ready'; readonly containers?: number }
+  | {
+      readonly status: 'failing';
+      readonly reason: EcsMetadataFailure;
+      readonly httpStatus?: number;
+      readonly error: string;
+      readonly since: number;
+      readonly failures: number;
+    };
+
+/**
+ * The fetch-only ECS collector: a {@link Collector} with `fetch`, its endpoint's state and counters.
  *
  * @example
  * ```ts
@@ -110,6 +144,10 @@ export interface EcsCollector extends Collector {
   readonly fetch: (entity: string) => Observable<TagInfo>;
   /** A snapshot of the counters. */
   readonly counters: EcsCollectorCounters;
+  /** The endpoint's state now. */
+  readonly state: EcsCollectorState;
+  /** The endpoint's state now, then each change; it never completes. */
+  readonly state$: Observable<EcsCollectorState>;
 }
 
 interface TaskAnswer {
@@ -121,6 +159,35 @@ interface TaskAnswer {
 }
 
 const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
+/** The longest `error` of a `failing` state. */
+const MAX_ERROR_LENGTH = 300;
+
+/**
+ * A failed request on one line: the error's detail and, for an endpoint that could not be read,
+ * the network error behind it (`fetch failed: connect ECONNREFUSED ...`). Never the URL's answer:
+ * the other causes (JSON.parse's) quote the body.
+ */
+function failureLine(error: EcsMetadataError): string {
+  const parts = [error.detail];
+  if (error.reason === 'unavailable') {
+    let cause = error.cause;
+    for (let depth = 0; depth < 3 && cause instanceof Error; depth += 1) {
+      const message = cause.message.split('\n', 1)[0]?.trim() ?? '';
+      if (message.length > 0 && !parts.some((part) => part.includes(message))) parts.push(message);
+      cause = cause.cause;
+    }
+  }
+  const line = parts.join(': ').split('\n', 1)[0]?.trim() ?? '';
+  return line.length > MAX_ERROR_LENGTH ? `${line.slice(0, MAX_ERROR_LENGTH - 1)}…` : line;
+}
+
+function sameState(a: EcsCollectorState, b: EcsCollectorState): boolean {
+  if (a.status === 'ready' && b.status === 'ready') return a.containers === b.containers;
+  if (a.status === 'failing' && b.status === 'failing') {
+    return a.reason === b.reason && a.httpStatus === b.httpStatus && a.error === b.error && a.since === b.since && a.failures === b.failures;
+  }
+  return false;
+}
 
 async function loadTask(fetchFn: EcsFetch, url: string, signal: AbortSignal): Promise<EcsTaskMetadata> {
   let body: string;
@@ -156,14 +223,17 @@ async function loadTask(fetchFn: EcsFetch, url: string, signal: AbortSignal): Pr
  *
  * Concurrent look-ups share one request; a task's answer is kept (see `cacheTtl`). Failed
  * requests and timeouts are logged, counted in `errors` and answered as a miss: `fetch` never
- * errors. Without a metadata URI every look-up is a miss. Throws {@link EcsCollectorOptionError}
- * when `fetchTimeout` is not a positive number or `cacheTtl` is negative.
+ * errors. `state` / `state$` tell whether the last request succeeded ({@link EcsCollectorState}).
+ * Without a metadata URI every look-up is a miss (and the state stays `ready`). Throws
+ * {@link EcsCollectorOptionError} when `fetchTimeout` is not a positive number or `cacheTtl` is
+ * negative.
  *
  * @example
  * ```ts
  * const ecs = ecsCollector({ logger: consoleLogger('info') });
  * ecs.fetch(containerId(dockerId)).subscribe((info) => console.log(info.entity, info.lowCardTags));
  * ecs.counters; // { requests: 1, misses: 0, errors: 0 }
+ * ecs.state; // { status: 'ready', containers: 2 }
  * ```
  */
 export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
@@ -192,6 +262,29 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
   let misses = 0;
   let errors = 0;
   let kept: TaskAnswer | undefined;
+  const state$ = new BehaviorSubject<EcsCollectorState>({ status: 'ready' });
+  const setState = (state: EcsCollectorState): void => {
+    if (!sameState(state$.getValue(), state)) state$.next(state);
+  };
+  const failed = (error: unknown): void => {
+    const previous = state$.getValue();
+    const since = previous.status === 'failing' ? previous.since : scheduler.now();
+    const failures = previous.status === 'failing' ? previous.failures + 1 : 1;
+    if (error instanceof EcsMetadataError) {
+      setState({
+        status: 'failing',
+        reason: error.reason,
+        ...(error.status === undefined ? {} : { httpStatus: error.status }),
+        error: failureLine(error),
+        since,
+        failures,
+      });
+    } else {
+      // Not a request failure (a bug): named only, its message may quote anything.
+      const name = error instanceof Error ? error.name : typeof error;
+      setState({ status: 'failing', reason: 'unavailable', error: `could not be read (${name})`, since, failures });
+    }
+  };
 
   const request$ = (target: string): Observable<TaskAnswer> =>
     defer(() => {
@@ -218,6 +311,7 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
       tap({
         next: (answer) => {
           kept = answer;
+          setState({ status: 'ready', containers: answer.infos.length });
         },
         error: (error: unknown) => {
           errors += 1;
@@ -226,6 +320,7 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
             reason: error instanceof EcsMetadataError ? error.reason : 'unknown',
             error,
           });
+          failed(error);
         },
       }),
       share(),
@@ -265,5 +360,9 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
     get counters(): EcsCollectorCounters {
       return Object.freeze({ requests, misses, errors });
     },
+    get state(): EcsCollectorState {
+      return state$.getValue();
+    },
+    state$: state$.pipe(distinctUntilChanged(sameState)),
   };
 }

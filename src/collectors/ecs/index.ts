@@ -4,7 +4,14 @@
  * @module
  */
 export { ecsCollector } from './collector.js';
-export type { EcsCollector, EcsCollectorCounters, EcsCollectorOptions, EcsFetch, EcsFetchResponse } from './collector.js';
+export type {
+  EcsCollector,
+  EcsCollectorCounters,
+  EcsCollectorOptions,
+  EcsCollectorState,
+  EcsFetch,
+  EcsFetchResponse,
+} from './collector.js';
 export { EcsCollectorOptionError, EcsMetadataError } from './errors.js';
 export type { EcsMetadataFailure } from './errors.js';
 export { extractEcsTags } from './extract.js';
