@@ -3,63 +3,30 @@
  * turns `synced$` false and back true, a write made during it lands soon after etcd is back (the
  * periodic synchronization is 10 min away), and a join that times out names the root cause.
  */
-import { lastValueFrom } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type EtcdBackend, etcdBackend } from '../../src/kvstore/etcd.js';
-import { KvJoinTimeoutError, KvUnavailableError, type SharedStore, joinSharedStore } from '../../src/kvstore/index.js';
+import { describe, expect, it } from 'vitest';
+import { KvJoinTimeoutError, KvUnavailableError, joinSharedStore } from '../../src/kvstore/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { freePort } from '../services/availability.js';
-import { type EtcdServer, etcdUnavailableReason, startEtcd } from '../services/etcd.js';
-import { type Item, cacheOf, freshPrefix, itemCodec, record, waitFor } from './helpers.js';
+import { etcdUnavailableReason } from '../services/etcd.js';
+import { useEtcdSuite } from './etcd-suite.js';
+import { cacheOf, freshPrefix, itemCodec, record, waitFor } from './helpers.js';
 import { type TcpProxy, startTcpProxy } from './tcp-proxy.js';
 
 const skip = etcdUnavailableReason();
 const TEN_MINUTES = 600_000;
 
 describe.skipIf(skip !== undefined)('shared store health against a real etcd', () => {
-  let etcd: EtcdServer;
-  let admin: EtcdBackend;
-  const backends: EtcdBackend[] = [];
-  const stores: SharedStore<Item>[] = [];
-  const backend = (hosts = etcd.endpoint): EtcdBackend => {
-    const b = etcdBackend({ hosts, leaseTtl: 10_000, callTimeout: 1000, retryDelay: 100, maxReconnectDelay: 500, logger: silentLogger });
-    backends.push(b);
-    return b;
-  };
-  const join = async (prefix: string, b: EtcdBackend): Promise<SharedStore<Item>> => {
-    const store = await joinSharedStore({ prefix, codec: itemCodec, backend: b, name: 'a', logger: silentLogger, synchronizationInterval: TEN_MINUTES, deleteGracePeriod: 0, retryDelay: 100 });
-    stores.push(store);
-    return store;
-  };
-  /** What etcd holds under the prefix, name -> value. */
-  const truth = async (prefix: string): Promise<Record<string, string>> => {
-    const { entries } = await lastValueFrom(admin.list(`${prefix}/`));
-    return Object.fromEntries(entries.map((e) => [e.key.slice(prefix.length + 1), itemCodec.decode(e.value, '').value]));
-  };
-
-  beforeAll(async () => {
-    etcd = await startEtcd();
-    admin = etcdBackend({ hosts: etcd.endpoint });
-  });
-  afterEach(async () => {
-    await etcd.start(); // a case that failed half-way may have left it down
-    await Promise.allSettled(stores.splice(0).map((s) => s.release()));
-    await Promise.allSettled(backends.splice(0).map((b) => lastValueFrom(b.close({ revoke: true }), { defaultValue: undefined })));
-  });
-  afterAll(async () => {
-    await lastValueFrom(admin.close(), { defaultValue: undefined });
-    await etcd.stop();
-  });
+  const suite = useEtcdSuite({ leaseTtl: 10_000, maxReconnectDelay: 500, synchronizationInterval: TEN_MINUTES });
 
   it('etcd stops after the join: synced$ goes false with the connection error and true once etcd is back; the writes made meanwhile land soon after, not at the 10-minute sync', async () => {
     const prefix = freshPrefix('outage');
-    const store = await join(prefix, backend());
+    const store = await suite.join(prefix, suite.backend(), 'a');
     await store.updateLocalKeySync({ name: 'before', value: '1' });
     await store.updateLocalKeySync({ name: 'gone', value: '1' });
     const synced = record(store.synced$);
     const health = record(store.health$);
 
-    await etcd.halt();
+    await suite.etcd.halt();
     await waitFor('synced$ to turn false', () => synced.values.at(-1) === false);
     const down = health.values.at(-1);
     expect(down?.state).toBe('disconnected');
@@ -73,10 +40,10 @@ describe.skipIf(skip !== undefined)('shared store health against a real etcd', (
     await expect(store.deleteLocalKey({ name: 'gone', value: '1' })).rejects.toBeInstanceOf(KvUnavailableError);
     expect(synced.values.at(-1)).toBe(false);
 
-    await etcd.start();
+    await suite.etcd.start();
     await waitFor('synced$ to turn true again', () => synced.values.at(-1) === true, 30_000);
     // What could not be written during the outage is in etcd soon after it, without the 10-minute sync.
-    await waitFor('the writes and the delete made during the outage in etcd', async () => JSON.stringify(await truth(prefix)) === JSON.stringify({ before: '2', during: '1' }), 10_000);
+    await waitFor('the writes and the delete made during the outage in etcd', async () => JSON.stringify(await suite.truth(prefix)) === JSON.stringify({ before: '2', during: '1' }), 10_000);
     expect(synced.values).toEqual([true, false, true]);
     expect(health.values.map((h) => h.state)).toEqual(expect.arrayContaining(['synced', 'disconnected', 'resyncing']));
     expect(health.values.at(-1)).toEqual({ state: 'synced' });
@@ -92,9 +59,9 @@ describe.skipIf(skip !== undefined)('shared store health against a real etcd', (
 
   it('a cut connection (TCP proxy) is an outage too: disconnected while cut, synced after restore, and the write made meanwhile lands', async () => {
     const prefix = freshPrefix('cut');
-    const proxy: TcpProxy = await startTcpProxy(etcd.endpoint);
+    const proxy: TcpProxy = await startTcpProxy(suite.etcd.endpoint);
     try {
-      const store = await join(prefix, backend(proxy.endpoint));
+      const store = await suite.join(prefix, suite.backend(proxy.endpoint), 'a');
       const synced = record(store.synced$);
       proxy.cut();
       await waitFor('synced$ to turn false', () => synced.values.at(-1) === false);
@@ -102,7 +69,7 @@ describe.skipIf(skip !== undefined)('shared store health against a real etcd', (
       store.updateLocalKey({ name: 'k', value: '1' });
       proxy.restore();
       await waitFor('synced$ to turn true again', () => synced.values.at(-1) === true, 30_000);
-      expect(await truth(prefix)).toEqual({ k: '1' });
+      expect(await suite.truth(prefix)).toEqual({ k: '1' });
       expect(synced.values).toEqual([true, false, true]);
       synced.stop();
     } finally {
@@ -112,7 +79,7 @@ describe.skipIf(skip !== undefined)('shared store health against a real etcd', (
 
   it('a join that times out names the root cause (ECONNREFUSED), not etcd3’s circuit breaker', async () => {
     const port = await freePort(); // nothing listens there
-    const error = await joinSharedStore({ prefix: freshPrefix('refused'), codec: itemCodec, backend: backend(`http://127.0.0.1:${port}`), joinTimeout: 3000, retryDelay: 100, logger: silentLogger }).catch(
+    const error = await joinSharedStore({ prefix: freshPrefix('refused'), codec: itemCodec, backend: suite.backend(`http://127.0.0.1:${port}`), joinTimeout: 3000, retryDelay: 100, logger: silentLogger }).catch(
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(KvJoinTimeoutError);
@@ -127,8 +94,8 @@ describe.skipIf(skip !== undefined)('shared store health against a real etcd', (
   }, 30_000);
 
   it('a join while etcd is down names the refused connection', async () => {
-    await etcd.halt();
-    const error = await joinSharedStore({ prefix: freshPrefix('down'), codec: itemCodec, backend: backend(), joinTimeout: 3000, retryDelay: 100, logger: silentLogger }).catch((e: unknown) => e);
+    await suite.etcd.halt();
+    const error = await joinSharedStore({ prefix: freshPrefix('down'), codec: itemCodec, backend: suite.backend(), joinTimeout: 3000, retryDelay: 100, logger: silentLogger }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(KvJoinTimeoutError);
     expect((error as Error).message).toMatch(/ECONNREFUSED 127\.0\.0\.1:\d+/);
   }, 30_000);
