@@ -116,6 +116,8 @@ export const PRUNE_HISTORY = 16;
 
 const EMPTY: readonly string[] = Object.freeze([]);
 const NO_CHANGES: readonly EntityChange[] = Object.freeze([]);
+/** Up to this many tags, a linear scan beats building a Set or Map (and allocates nothing). */
+const SHORT_LIST = 16;
 
 /** An empty TagStore state, to seed the `scan`. */
 export function createTagStoreState(): TagStoreState {
@@ -284,7 +286,7 @@ function normalize(info: TagInfo): Normalized {
   // Sized once: the array is kept for as long as the source's tags are, and a pushed array keeps
   // half again its length in spare capacity.
   const tags = new Array<string>(total);
-  const seen = total > 16 ? new Set<string>() : undefined;
+  const seen = total > SHORT_LIST ? new Set<string>() : undefined;
   let n = appendNew(tags, 0, low, seen);
   const lowEnd = n;
   n = appendNew(tags, n, orchestrator, seen);
@@ -332,24 +334,35 @@ function addSource(
     // release and acquire pair); the others are acquired, and the previous ones not kept released.
     const old = previous.tags;
     const oldEnd = previous.lowEnd;
-    let kept = 0;
+    const kept = new Uint8Array(oldEnd);
+    const find = oldEnd <= SHORT_LIST ? undefined : indexOfLow(old, oldEnd);
     for (let i = 0; i < lowEnd; i++) {
       const tag = tags[i] as string;
-      let j = 0;
-      while (j < oldEnd && old[j] !== tag) j++;
-      if (j < oldEnd && j < 32) {
+      const j = find === undefined ? scan(old, oldEnd, tag) : (find.get(tag) ?? -1);
+      if (j >= 0) {
         tags[i] = old[j] as string;
-        kept |= 1 << j;
+        kept[j] = 1;
       } else {
         tags[i] = state.pool.acquire(tag);
       }
     }
-    for (let j = 0; j < oldEnd; j++) {
-      if (j >= 32 || (kept & (1 << j)) === 0) state.pool.release(old[j] as string);
-    }
+    for (let j = 0; j < oldEnd; j++) if (kept[j] === 0) state.pool.release(old[j] as string);
   }
   // Frozen when first read (see MergedTags): most stored arrays are replaced before anyone reads them.
   return { source, priority, tags, lowEnd, orchestratorEnd: normalized.orchestratorEnd };
+}
+
+/** The index of `tag` in `tags[0, end)`, or -1. */
+function scan(tags: readonly string[], end: number, tag: string): number {
+  for (let j = 0; j < end; j++) if (tags[j] === tag) return j;
+  return -1;
+}
+
+/** Tag -> index for `tags[0, end)` (a stored source holds each tag once): replacing stays linear. */
+function indexOfLow(tags: readonly string[], end: number): Map<string, number> {
+  const index = new Map<string, number>();
+  for (let j = 0; j < end; j++) index.set(tags[j] as string, j);
+  return index;
 }
 
 function dropSource(state: MutableState, stored: StoredSource): void {
@@ -386,7 +399,7 @@ function replaceSource(sources: readonly StoredSource[], at: number, added: Stor
 
 /** True when the segment [from, to) of both arrays holds the same tags, in any order. */
 function sameSegment(a: readonly string[], b: readonly string[], from: number, to: number): boolean {
-  if (to - from <= 16) {
+  if (to - from <= SHORT_LIST) {
     for (let i = from; i < to; i++) {
       const tag = b[i] as string;
       let found = false;
