@@ -6,10 +6,12 @@
  * @packageDocumentation
  */
 export { SourcePriority, TAG_CARDINALITIES, isCardinality } from './tagger/types.js';
-export type { Collector, CollectorMode, TagCardinality, TagInfo } from './tagger/types.js';
+export type { Collector, CollectorMode, ShortIdRule, TagCardinality, TagInfo } from './tagger/types.js';
 export {
   EntityIdPrefix,
   GLOBAL_ENTITY_ID,
+  MAX_ENTITY_ID_LENGTH,
+  checkEntityId,
   containerId,
   ecsTask,
   isEntityId,
@@ -18,6 +20,7 @@ export {
 } from './tagger/entity-id.js';
 export type { ParsedEntityId } from './tagger/entity-id.js';
 export {
+  AmbiguousEntityIdError,
   FetchTimeoutError,
   InvalidCardinalityError,
   InvalidEntityIdError,
@@ -26,7 +29,7 @@ export {
   TaggerNotInitializedError,
   TaggerNotRunningError,
 } from './tagger/errors.js';
-export { MAX_TAG_LENGTH, validateTagInfo } from './tagger/validate-tag-info.js';
+export { MAX_SOURCE_LENGTH, MAX_TAG_LENGTH, readTagInfo, validateTagInfo } from './tagger/validate-tag-info.js';
 export type { TagInfoRejection } from './tagger/validate-tag-info.js';
 export { PRUNE_HISTORY, createTagStoreState, readTags, reduceTagStore, tagName } from './tagger/tag-store-state.js';
 export type {

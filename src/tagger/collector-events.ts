@@ -4,8 +4,11 @@ import type { Collector, TagInfo } from './types.js';
 
 /** What {@link collectorEvents} asks of its caller. */
 export interface CollectorEventsOptions {
-  /** False refuses a TagInfo (the caller counts and logs it); the stream goes on. */
-  readonly accept: (info: TagInfo) => boolean;
+  /**
+   * The TagInfo to store (a checked copy), or `undefined` to refuse it (the caller counts and logs
+   * it); the stream goes on.
+   */
+  readonly accept: (info: TagInfo) => TagInfo | undefined;
   /** The delay before resubscribing after the `attempt`-th consecutive error, in milliseconds. */
   readonly retryDelay: (error: unknown, attempt: number) => number;
   readonly scheduler: SchedulerLike;
@@ -35,7 +38,8 @@ export function collectorEvents(
       source = tagInfo$.subscribe({
         next: (info) => {
           attempt = 0;
-          if (accept(info)) subscriber.next({ type: 'upsert', info, priority });
+          const accepted = accept(info);
+          if (accepted !== undefined) subscriber.next({ type: 'upsert', info: accepted, priority });
         },
         error: (error: unknown) => {
           attempt += 1;

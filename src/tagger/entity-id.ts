@@ -8,6 +8,12 @@ export const EntityIdPrefix = Object.freeze({
   Internal: 'internal',
 } as const);
 
+/**
+ * The longest entity id accepted, in UTF-16 code units (4 KiB of ASCII). Longer ids are refused by
+ * the store (a counted rejection) and by every query.
+ */
+export const MAX_ENTITY_ID_LENGTH = 4096;
+
 /** The id of the host-wide entity, for tags that apply to everything on the host. */
 export const GLOBAL_ENTITY_ID = 'internal://global-entity-id';
 
@@ -81,4 +87,30 @@ export function parseEntityId(entity: string): ParsedEntityId {
 export function isEntityId(entity: string): boolean {
   const at = entity.indexOf(SEPARATOR);
   return at > 0 && at + SEPARATOR.length < entity.length;
+}
+
+// Printable as Python's str.isprintable() says, so that the Python client refuses the same ids:
+// letters, marks, numbers, punctuation, symbols and the ASCII space (no controls, no lone surrogates).
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u;
+
+/**
+ * The typed error an entity id from outside deserves, or `undefined` when it may be asked for: it
+ * must be a string `prefix://id` of at most {@link MAX_ENTITY_ID_LENGTH} printable characters.
+ * Every query boundary (`tag()`, `tags$()`, IPC, the CLI) checks it; what a collector's `fetch` may
+ * send to its source is the collector's own, stricter check.
+ *
+ * @example
+ * ```ts
+ * checkEntityId('container_id://3f4a'); // undefined
+ * checkEntityId('container_id://a\nb'); // InvalidEntityIdError: a character is not printable
+ * ```
+ */
+export function checkEntityId(entity: unknown): InvalidEntityIdError | undefined {
+  if (typeof entity !== 'string') return new InvalidEntityIdError(String(entity), 'expected a string prefix://id');
+  if (entity.length > MAX_ENTITY_ID_LENGTH) {
+    return new InvalidEntityIdError(entity, `longer than ${MAX_ENTITY_ID_LENGTH} characters (${entity.length})`);
+  }
+  if (!isEntityId(entity)) return new InvalidEntityIdError(entity, 'expected prefix://id');
+  if (!PRINTABLE.test(entity)) return new InvalidEntityIdError(entity, 'a character is not printable');
+  return undefined;
 }

@@ -7,7 +7,18 @@ export abstract class TaggerError extends Error {
   abstract readonly tag: string;
 }
 
-/** An entity id that is not of the form `prefix://id`. */
+/** The most characters of an entity id an error message quotes. */
+const QUOTED_ID_LENGTH = 200;
+
+/** `text` as JSON, cut to its first {@link QUOTED_ID_LENGTH} characters: messages stay one short line. */
+function quote(text: string): string {
+  return text.length > QUOTED_ID_LENGTH ? `${JSON.stringify(text.slice(0, QUOTED_ID_LENGTH))}…` : JSON.stringify(text);
+}
+
+/**
+ * An entity id that is not of the form `prefix://id`, is too long or holds a character that is not
+ * printable. `entity` holds it whole; the message quotes at most 200 characters.
+ */
 export class InvalidEntityIdError extends TaggerError {
   readonly tag = 'InvalidEntityId';
   override readonly name = 'InvalidEntityIdError';
@@ -15,7 +26,23 @@ export class InvalidEntityIdError extends TaggerError {
     readonly entity: string,
     readonly reason: string,
   ) {
-    super(`invalid entity id ${JSON.stringify(entity)}: ${reason}`);
+    super(`invalid entity id ${quote(entity)}: ${reason}`);
+  }
+}
+
+/**
+ * A short entity id (a prefix, as `docker ps` prints a container id) that begins more than one
+ * entity: ask with more of the id. `matches` is how many it begins: at least 2 (2 where the source,
+ * as dockerd, does not say how many).
+ */
+export class AmbiguousEntityIdError extends TaggerError {
+  readonly tag = 'AmbiguousEntityId';
+  override readonly name = 'AmbiguousEntityIdError';
+  constructor(
+    readonly entity: string,
+    readonly matches: number,
+  ) {
+    super(`ambiguous entity id ${quote(entity)}: it begins ${matches} entities; give more of the id`);
   }
 }
 

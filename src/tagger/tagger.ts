@@ -28,7 +28,7 @@ import { consoleLogger, type Logger } from '../util/logger.js';
 import { ExpiringSet } from '../util/expiring-set.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type TaggerStatus, checkQuery } from './check-query.js';
-import { FetchTimeoutError, TaggerNotRunningError } from './errors.js';
+import { AmbiguousEntityIdError, FetchTimeoutError, TaggerNotRunningError } from './errors.js';
 import { collectorEvents } from './collector-events.js';
 import { tagEvents } from './tag-events.js';
 import { tagStore } from './tag-store.js';
@@ -41,8 +41,8 @@ import {
   readTags,
 } from './tag-store-state.js';
 import { type TaggerTelemetry, createTelemetryCounters } from './telemetry.js';
-import type { Collector, TagCardinality, TagInfo } from './types.js';
-import { validateTagInfo } from './validate-tag-info.js';
+import type { Collector, ShortIdRule, TagCardinality, TagInfo } from './types.js';
+import { readTagInfo } from './validate-tag-info.js';
 
 /** Options of {@link createTagger}. Every duration is in milliseconds. */
 export interface CreateTaggerOptions {
@@ -109,8 +109,10 @@ export interface Tagger {
   stop(): void;
   /**
    * The entity's tags at `cardinality` (cumulative; default 'low'). Fetches first when a fetching
-   * collector has not answered for the entity yet. Rejects with a typed error for a malformed
-   * entity id or cardinality, or when the tagger is not running; never for a failed fetch.
+   * collector has not answered for the entity yet. A short id that a collector declares (see
+   * `Collector.shortIds`) answers the one entity whose id it begins. Rejects with a typed error for
+   * a malformed entity id or cardinality, an ambiguous short id (`AmbiguousEntityIdError`), or when
+   * the tagger is not running; never for a failed fetch.
    */
   tag(entity: string, cardinality?: TagCardinality): Promise<string[]>;
   /**
@@ -152,6 +154,7 @@ class LocalTagger implements Tagger {
   private readonly counters = createTelemetryCounters();
   private readonly collectors: readonly Collector[];
   private readonly fetchers: readonly Collector[];
+  private readonly shortIds: readonly ShortIdRule[];
   private readonly scheduler: SchedulerLike;
   private readonly logger: Logger;
   private readonly pruneInterval: number;
@@ -171,6 +174,7 @@ class LocalTagger implements Tagger {
   constructor(options: CreateTaggerOptions) {
     this.collectors = options.collectors ?? [];
     this.fetchers = this.collectors.filter((c) => c.fetch !== undefined);
+    this.shortIds = this.collectors.flatMap((c) => (c.shortIds === undefined ? [] : [c.shortIds]));
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.logger = options.logger ?? consoleLogger('warn');
     this.pruneInterval = positive(options.pruneInterval, 1000, 'pruneInterval');
@@ -207,6 +211,7 @@ class LocalTagger implements Tagger {
   tag(entity: string, cardinality: TagCardinality = 'low'): Promise<string[]> {
     const invalid = checkQuery(entity, cardinality, this.status);
     if (invalid !== undefined) return Promise.reject(invalid);
+    if (this.isShort(entity)) return lastValueFrom(this.resolved$(entity, (target) => of(this.answer(target, cardinality))));
     const due = this.fetchDue(entity);
     if (due === undefined) return Promise.resolve(this.answer(entity, cardinality));
     return lastValueFrom(concat(due, defer(() => of(this.answer(entity, cardinality)))));
@@ -216,14 +221,16 @@ class LocalTagger implements Tagger {
     return defer(() => {
       const invalid = checkQuery(entity, cardinality, this.status);
       if (invalid !== undefined) return throwError(() => invalid);
-      const live$ = this.byEntity.observe(entity).pipe(
-        startWith(undefined),
-        map(() => readTags(this.state, entity, cardinality)),
-        distinctUntilChanged(sameArray),
-        map((tags) => this.count(cardinality, [...tags])),
-      );
+      const live$ = (target: string): Observable<string[]> =>
+        this.byEntity.observe(target).pipe(
+          startWith(undefined),
+          map(() => readTags(this.state, target, cardinality)),
+          distinctUntilChanged(sameArray),
+          map((tags) => this.count(cardinality, [...tags])),
+        );
+      if (this.isShort(entity)) return this.resolved$(entity, live$);
       const due = this.fetchDue(entity);
-      return due === undefined ? live$ : concat(due, live$);
+      return due === undefined ? live$(entity) : concat(due, live$(entity));
     });
   }
 
@@ -290,14 +297,59 @@ class LocalTagger implements Tagger {
     });
   }
 
-  private accept(info: TagInfo, source: string): boolean {
-    const rejection = validateTagInfo(info);
-    if (rejection === undefined) return true;
+  /** The checked copy of `info` to store, or `undefined` when it is refused (counted and logged). */
+  private accept(info: TagInfo, source: string): TagInfo | undefined {
+    const read = readTagInfo(info);
+    if (typeof read !== 'string') return read;
     this.counters.rejected += 1;
-    this.counters.rejectedByReason[rejection] = (this.counters.rejectedByReason[rejection] ?? 0) + 1;
-    // Tags are never logged: they may carry values users consider private.
-    this.logger.warn('rejected TagInfo', { reason: rejection, collector: source, entity: entityOf(info) });
-    return false;
+    this.counters.rejectedByReason[read] = (this.counters.rejectedByReason[read] ?? 0) + 1;
+    // Tags are never logged: they may carry values users consider private. Ids are cut short.
+    this.logger.warn('rejected TagInfo', { reason: read, collector: truncate(source), entity: entityOf(info) });
+    return undefined;
+  }
+
+  /** True when `entity` is a short id that some collector declares (see `Collector.shortIds`). */
+  private isShort(entity: string): boolean {
+    if (this.shortIds.length === 0 || this.state.entities.has(entity)) return false;
+    const at = entity.indexOf('://');
+    const prefix = entity.slice(0, at);
+    const id = entity.slice(at + 3);
+    return this.shortIds.some((rule) => rule.prefix === prefix && rule.isShort(id));
+  }
+
+  /**
+   * The one stored entity whose id begins with the short id `entity`; `undefined` when none does,
+   * an error when several do. Costs a pass over the store: only short ids take it.
+   */
+  private resolveStored(entity: string): string | AmbiguousEntityIdError | undefined {
+    if (this.state.entities.has(entity)) return entity;
+    let found: string | undefined;
+    let matches = 0;
+    for (const stored of this.state.entities.keys()) {
+      if (!stored.startsWith(entity)) continue;
+      matches += 1;
+      found = stored;
+    }
+    return matches > 1 ? new AmbiguousEntityIdError(entity, matches) : found;
+  }
+
+  /**
+   * `read` of the entity a short id names: the one stored, else what the fetchers find by the short
+   * id (their TagInfo names the full entity); the short id itself when nothing matches.
+   */
+  private resolved$<T>(entity: string, read: (target: string) => Observable<T>): Observable<T> {
+    const stored = this.resolveStored(entity);
+    if (stored instanceof AmbiguousEntityIdError) return throwError(() => stored);
+    if (stored !== undefined) {
+      const due = this.fetchDue(stored);
+      return due === undefined ? read(stored) : concat(due, defer(() => read(stored)));
+    }
+    const after$ = defer(() => {
+      const target = this.resolveStored(entity);
+      return target instanceof AmbiguousEntityIdError ? throwError(() => target) : read(target ?? entity);
+    });
+    const due = this.fetchDue(entity);
+    return due === undefined ? after$ : concat(due, after$);
   }
 
   private onStep(step: TagStoreStep): void {
@@ -366,9 +418,11 @@ class LocalTagger implements Tagger {
       return fetch(entity).pipe(
         takeUntil(deadline$),
         tap((info) => {
-          if (!this.accept(info, collector.source)) return;
-          if (info.entity === entity && hasTags(info)) found = true;
-          this.fetched$.next({ type: 'fetched', info, priority: collector.priority, generation });
+          const accepted = this.accept(info, collector.source);
+          if (accepted === undefined) return;
+          // A fetch by a short id answers the full entity, which begins with it.
+          if (accepted.entity.startsWith(entity) && hasTags(accepted)) found = true;
+          this.fetched$.next({ type: 'fetched', info: accepted, priority: collector.priority, generation });
         }),
         ignoreElements(),
         tap({
@@ -379,6 +433,8 @@ class LocalTagger implements Tagger {
           },
         }),
         catchError((error: unknown) => {
+          // An answer, not a failure: the short id names several entities; the query says so.
+          if (error instanceof AmbiguousEntityIdError) return throwError(() => error);
           if (error instanceof FetchTimeoutError) this.counters.fetchTimeouts += 1;
           else this.counters.fetchErrors += 1;
           this.misses.add(key, this.fetchErrorTtl);
@@ -399,10 +455,22 @@ function missKey(source: string, entity: string): string {
   return `${source}\u0000${entity}`;
 }
 
+/** The most characters of an id or source name a log line carries. */
+const LOGGED_LENGTH = 200;
+
+function truncate(text: string): string {
+  return text.length > LOGGED_LENGTH ? `${text.slice(0, LOGGED_LENGTH)}…` : text;
+}
+
+/** The entity of a refused TagInfo, for the log line: cut short, and never a getter's throw. */
 function entityOf(info: unknown): string | undefined {
   if (typeof info !== 'object' || info === null) return undefined;
-  const entity = (info as { entity?: unknown }).entity;
-  return typeof entity === 'string' ? entity : undefined;
+  try {
+    const entity = (info as { entity?: unknown }).entity;
+    return typeof entity === 'string' ? truncate(entity) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function describe(error: unknown): string {

@@ -85,6 +85,24 @@ export interface TagInfo {
 export type CollectorMode = 'stream' | 'pull' | 'fetch';
 
 /**
+ * Which entity ids a collector answers by a unique leading part, as `docker ps` prints 12 of a
+ * container id's 64 digits. A query for a short id answers the one entity stored whose id begins
+ * with it (or that the collector's `fetch` finds by it), and fails with `AmbiguousEntityIdError`
+ * when it begins several.
+ *
+ * @example
+ * ```ts
+ * const rule: ShortIdRule = { prefix: 'container_id', isShort: (id) => /^[0-9a-f]{12,63}$/.test(id) };
+ * ```
+ */
+export interface ShortIdRule {
+  /** The entity prefix it applies to, without `://` (e.g. `container_id`). */
+  readonly prefix: string;
+  /** True when `id`, the part after `prefix://`, is a short form to resolve. */
+  readonly isShort: (id: string) => boolean;
+}
+
+/**
  * A source of TagInfo for the Tagger.
  *
  * @example
@@ -111,4 +129,9 @@ export interface Collector {
    * the asked entity means "not found".
    */
   readonly fetch?: (entity: string) => Observable<TagInfo>;
+  /**
+   * The short ids this collector's entities may be asked by (see {@link ShortIdRule}). Its `fetch`
+   * is then asked with the short id and answers the full entity's TagInfo.
+   */
+  readonly shortIds?: ShortIdRule;
 }

@@ -24,7 +24,7 @@ describe('collectorEvents (marbles)', () => {
       const source = cold<TagInfo>('a-r-b|', values);
       const collector = streamCollector('k', source, { priority: SourcePriority.ClusterOrchestrator });
       const out = collectorEvents(collector, source, {
-        accept: (value) => value.lowCardTags[0] !== 'refuse:1',
+        accept: (value) => (value.lowCardTags[0] === 'refuse:1' ? undefined : value),
         retryDelay: () => 1,
         scheduler: ts,
       });
@@ -48,7 +48,7 @@ describe('collectorEvents (marbles)', () => {
       let subscriptions = 0;
       const source = defer(() => script[subscriptions++] ?? cold<TagInfo>('|'));
       const out = collectorEvents(streamCollector('k', source), source, {
-        accept: () => true,
+        accept: (value) => value,
         retryDelay: (_error, attempt) => {
           attempts.push(attempt);
           return 10 * 2 ** (attempt - 1);
@@ -70,7 +70,7 @@ describe('collectorEvents (marbles)', () => {
         subscriptions += 1;
         return cold<TagInfo>('#');
       });
-      const out = collectorEvents(streamCollector('k', source), source, { accept: () => true, retryDelay: () => 10, scheduler: ts });
+      const out = collectorEvents(streamCollector('k', source), source, { accept: (value) => value, retryDelay: () => 10, scheduler: ts });
       expectObservable(out, '^--!').toBe('');
       ts.flush();
       expect(subscriptions).toBe(1);

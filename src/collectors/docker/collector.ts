@@ -1,4 +1,3 @@
-import Docker from 'dockerode';
 import type Dockerode from 'dockerode';
 import {
   BehaviorSubject,
@@ -25,14 +24,17 @@ import {
 } from 'rxjs';
 import type { Observable, SchedulerLike } from 'rxjs';
 import { EntityIdPrefix, containerId } from '../../tagger/entity-id.js';
+import { AmbiguousEntityIdError } from '../../tagger/errors.js';
 import { tagInfo } from '../../tagger/stream-collector.js';
 import { SourcePriority } from '../../tagger/types.js';
-import type { Collector, TagInfo } from '../../tagger/types.js';
+import type { Collector, ShortIdRule, TagInfo } from '../../tagger/types.js';
 import { silentLogger } from '../../util/logger.js';
 import type { Logger } from '../../util/logger.js';
 import { isImageId } from '../shared/image-reference.js';
 import type { MetadataAsTags } from '../shared/metadata-as-tags.js';
+import { dockerClient } from './client.js';
 import { parseContainerEvent } from './container-event.js';
+import { isContainerIdOrPrefix, isShortContainerId } from './container-id.js';
 import { DockerCollectorError, DockerCollectorOptionError } from './errors.js';
 import { openEventStream } from './event-stream.js';
 import type { EventStreamItem } from './event-stream.js';
@@ -100,7 +102,10 @@ export interface DockerInspectRetry {
  * ```
  */
 export interface DockerCollectorOptions {
-  /** The dockerode client. Default `new Docker()`: `DOCKER_HOST`, or the default socket. */
+  /**
+   * The dockerode client. Default `dockerClient()`: `DOCKER_HOST`, or the default socket, never
+   * following a redirect.
+   */
   readonly docker?: DockerClient;
   /** Label name -> tag name (see `extractDockerTags`). */
   readonly labelsAsTags?: MetadataAsTags;
@@ -185,6 +190,8 @@ export interface DockerCollector extends Collector {
   readonly mode: 'stream';
   readonly tagInfo$: Observable<TagInfo>;
   readonly fetch: (entity: string) => Observable<TagInfo>;
+  /** `container_id://` ids of 12 to 63 hex digits are short ids, as `docker ps` prints them. */
+  readonly shortIds: ShortIdRule;
   /** The connection state now, then each change. */
   readonly state$: Observable<DockerConnectionState>;
   /** The connection state now. */
@@ -210,6 +217,13 @@ interface ScheduledRetry {
 }
 
 const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
+
+const SHORT_IDS: ShortIdRule = Object.freeze({ prefix: EntityIdPrefix.Container, isShort: isShortContainerId });
+
+/** dockerd's answer (a 500) to an inspect by a prefix that begins several containers. */
+function isAmbiguousPrefix(error: unknown): boolean {
+  return error instanceof Error && /multiple IDs found with provided prefix/i.test(error.message);
+}
 
 function statusCode(error: unknown): number | undefined {
   const code = typeof error === 'object' && error !== null ? (error as { statusCode?: unknown }).statusCode : undefined;
@@ -261,9 +275,12 @@ function positive(option: string, value: number, integer: boolean): number {
  * counted (`inspectRetries`, `inspectGiveUps`) and logged, by container id only.
  *
  * `fetch(entity)` inspects one container: its TagInfo when it runs, nothing when it does not
- * exist, is stopped or the entity is not a container id; it fails with a
- * {@link DockerCollectorError} when the daemon cannot answer (no retry: the Tagger answers with
- * what it has). Throws {@link DockerCollectorOptionError} for an option out of range.
+ * exist, is stopped or the entity is not a container id. Only `container_id://` ids of 12 to 64
+ * lower-case hex digits are sent to the daemon; anything else is "not found" without a request.
+ * A short id (12 to 63 digits, as `docker ps` prints it) answers the full container it begins
+ * (`shortIds` tells the Tagger so); one that begins several fails with `AmbiguousEntityIdError`.
+ * It fails with a {@link DockerCollectorError} when the daemon cannot answer (no retry: the Tagger
+ * answers with what it has). Throws {@link DockerCollectorOptionError} for an option out of range.
  *
  * @example
  * ```ts
@@ -287,7 +304,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   const retryMax = positive('inspectRetry.max', options.inspectRetry?.max ?? 4_000, false);
   if (retryMax < retryBase) throw new DockerCollectorOptionError('inspectRetry.max', retryMax, `at least inspectRetry.base (${retryBase})`);
   const imageCacheSize = positive('imageCacheSize', options.imageCacheSize ?? 256, true);
-  const docker: DockerClient = options.docker ?? new Docker();
+  const docker: DockerClient = options.docker ?? dockerClient();
   const images = imageNameCache(docker, { maxEntries: imageCacheSize });
   const extractOptions = {
     logger,
@@ -301,16 +318,22 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     state$.next(state);
   };
 
-  /** The running container's TagInfo; `undefined` when it does not exist or is not running. */
+  /**
+   * The running container's TagInfo; `undefined` when it does not exist or is not running, or when
+   * `id` is not a container id (or a prefix of 12+ digits): no such id is ever sent to the daemon.
+   */
   const inspectTags$ = (id: string): Observable<TagInfo | undefined> =>
     defer(() => {
+      if (!isContainerIdOrPrefix(id)) return of(undefined);
       counters.inspects += 1;
       // Not aborted when unsubscribed: an inspect is short and a late answer is dropped (see
       // `isCurrentInspect`); passing an abort signal makes every dockerode request dearer.
-      return docker.getContainer(id).inspect();
+      // Encoded although checked: a path segment is encoded wherever it is built.
+      return docker.getContainer(encodeURIComponent(id)).inspect();
     }).pipe(
       catchError((error: unknown) => {
         if (statusCode(error) === 404) return of(undefined);
+        if (isAmbiguousPrefix(error)) return throwError(() => new AmbiguousEntityIdError(containerId(id), 2));
         counters.inspectErrors += 1;
         return throwError(() => new DockerCollectorError('inspect-failed', `could not inspect container ${id}`, id, { cause: error }));
       }),
@@ -490,11 +513,12 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   const fetch = (entity: string): Observable<TagInfo> =>
     defer(() => {
       const id = entity.startsWith(CONTAINER_PREFIX) ? entity.slice(CONTAINER_PREFIX.length) : '';
-      if (id.length === 0) return EMPTY;
+      if (!isContainerIdOrPrefix(id)) return EMPTY;
       return inspectTags$(id).pipe(
         filter((info): info is TagInfo => info !== undefined),
-        tap(() => {
-          if (current !== undefined) reconcile(current, { type: 'fetched', id });
+        tap((info) => {
+          // The full id: a fetch by a short id answers the container it begins.
+          if (current !== undefined) reconcile(current, { type: 'fetched', id: info.entity.slice(CONTAINER_PREFIX.length) });
         }),
       );
     });
@@ -505,6 +529,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     mode: 'stream',
     tagInfo$,
     fetch,
+    shortIds: SHORT_IDS,
     state$: state$.asObservable(),
     get state(): DockerConnectionState {
       return state$.getValue();

@@ -68,7 +68,7 @@ export function imageNameCache(docker: DockerImageSource, options: ImageNameCach
       if (kept !== undefined) return kept;
       const request$ = defer(() => {
         requests += 1;
-        return docker.getImage(id).inspect();
+        return docker.getImage(encodeURIComponent(id)).inspect();
       }).pipe(
         map((info): DockerImageNames | undefined => ({ RepoTags: info.RepoTags, RepoDigests: info.RepoDigests })),
         catchError(() => {

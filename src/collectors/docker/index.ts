@@ -3,6 +3,7 @@
  *
  * @module
  */
+export { dockerClient } from './client.js';
 export { dockerCollector } from './collector.js';
 export type {
   DockerClient,
