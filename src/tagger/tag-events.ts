@@ -14,7 +14,7 @@ export interface TagChange {
 
 /**
  * The `events$` of a store (a local one, or a client's mirror): on subscribe, an `added` burst of
- * every entity `entries()` holds that matches the filter, then each change of `changes$` as seen at
+ * every entity `entries()` holds that matches the filter (none with `burst: false`), then each change of `changes$` as seen at
  * the filter's cardinality (`modified` only when the tags at that cardinality differ).
  *
  * @example
@@ -34,8 +34,10 @@ export function tagEvents(
   return defer(() => {
     if (!isCardinality(cardinality)) return throwError(() => new InvalidCardinalityError(cardinality));
     const burst: TagEvent[] = [];
-    for (const [entity, tags] of entries()) {
-      if (matches(entity)) burst.push({ type: 'added', entity, tags: tags[cardinality] });
+    if (eventsFilter.burst !== false) {
+      for (const [entity, tags] of entries()) {
+        if (matches(entity)) burst.push({ type: 'added', entity, tags: tags[cardinality] });
+      }
     }
     const live$ = changes$.pipe(
       filter((change) => matches(change.entity)),

@@ -80,6 +80,11 @@ export interface TagEventsFilter {
   readonly prefix?: string | readonly string[];
   /** The cardinality of the tags in each event. Default: 'low'. */
   readonly cardinality?: TagCardinality;
+  /**
+   * `false`: no initial `added` burst, only the changes from now on (pair with
+   * {@link Tagger.storedEntries} to read what is stored at a pace of one's own). Default: true.
+   */
+  readonly burst?: boolean;
 }
 
 /** One stored entity, as listed by {@link Tagger.list}. */
@@ -127,6 +132,13 @@ export interface Tagger {
   events$(filter?: TagEventsFilter): Observable<TagEvent>;
   /** What is stored now, without fetching: frozen arrays, no copy. */
   storedTags(entity: string, cardinality?: TagCardinality): readonly string[];
+  /**
+   * Every stored entity with its tags at each cardinality, read lazily from the live store as the
+   * iterator is advanced (no copy of the store is made): an entity added before the iterator
+   * reaches the end is visited, one deleted before it is visited is not, and an entity's tags are
+   * those it has when it is visited.
+   */
+  storedEntries(): Iterable<readonly [string, EntityTags]>;
   /** Every stored entity with its sources and tags. */
   list(): EntityListing[];
   /** A snapshot of the counters and gauges. */
@@ -235,11 +247,11 @@ class LocalTagger implements Tagger {
   }
 
   events$(eventsFilter: TagEventsFilter = {}): Observable<TagEvent> {
-    const state = this.state;
-    function* entries(): Generator<readonly [string, EntityTags]> {
-      for (const [entity, stored] of state.entities) yield [entity, stored.tags];
-    }
-    return tagEvents(entries, this.changes$, eventsFilter);
+    return tagEvents(() => this.storedEntries(), this.changes$, eventsFilter);
+  }
+
+  *storedEntries(): Generator<readonly [string, EntityTags]> {
+    for (const [entity, stored] of this.state.entities) yield [entity, stored.tags];
   }
 
   storedTags(entity: string, cardinality: TagCardinality = 'low'): readonly string[] {
