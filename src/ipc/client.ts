@@ -21,6 +21,7 @@ import {
 } from 'rxjs';
 import { type TaggerStatus, checkQuery } from '../tagger/check-query.js';
 import { TaggerNotRunningError } from '../tagger/errors.js';
+import type { EntityTags } from '../tagger/tag-store-state.js';
 import { tagEvents } from '../tagger/tag-events.js';
 import type { EntityListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
 import { type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
@@ -237,6 +238,10 @@ class RemoteTagger implements TaggerClient {
 
   storedTags(entity: string, cardinality: TagCardinality = 'low'): readonly string[] {
     return readMirror(this.mirror, entity, cardinality);
+  }
+
+  storedEntries(): Iterable<readonly [string, EntityTags]> {
+    return this.mirror.entities.entries();
   }
 
   list(): EntityListing[] {

@@ -58,6 +58,66 @@ export function eventLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, optio
   return events$.pipe(markBurstEnd(), keepAlive(options.keepAliveInterval, options.scheduler));
 }
 
+/**
+ * The lines of a stream after its burst: each change from now on (no `added` burst, no `synced`
+ * line), with a `keepalive` line whenever the stream is idle for `keepAliveInterval`. With
+ * {@link storedLines} and {@link currentLine}, what a server writes at the pace of its reader.
+ *
+ * @example
+ * ```ts
+ * changeLines(tagger, { cardinality: 'high', prefixes: [], levels: false, keepAliveInterval: 15_000 })
+ *   .subscribe((line) => res.write(encodeLine(line)));
+ * ```
+ */
+export function changeLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions): Observable<StreamLine> {
+  const base: TagEventsFilter = { burst: false, ...(options.prefixes.length === 0 ? {} : { prefix: options.prefixes }) };
+  const events$: Observable<EventLine> = options.levels
+    ? levelEvents(tagger, base)
+    : tagger.events$({ ...base, cardinality: options.cardinality }).pipe(map(plainLine));
+  return events$.pipe(keepAlive(options.keepAliveInterval, options.scheduler));
+}
+
+/**
+ * The `added` line of every stored entity that matches the options, built only as the iterator is
+ * advanced (a stream's burst, pulled as its reader takes it): nothing is copied up front.
+ *
+ * @example
+ * ```ts
+ * for (const line of storedLines(tagger, { cardinality: 'low', prefixes: [], levels: false, keepAliveInterval: 15_000 })) {
+ *   if (!res.write(encodeLine(line))) break; // and go on at 'drain'
+ * }
+ * ```
+ */
+export function* storedLines(tagger: Pick<Tagger, 'storedEntries'>, options: EventLinesOptions): Generator<EventLine, void, undefined> {
+  const prefixes = options.prefixes;
+  for (const [entity, tags] of tagger.storedEntries()) {
+    if (prefixes.length > 0 && !prefixes.some((p) => entity.startsWith(p))) continue;
+    yield options.levels
+      ? { type: 'added', entity, tags: tags.high, levels: { low: tags.low.length, orchestrator: tags.orchestrator.length } }
+      : { type: 'added', entity, tags: tags[options.cardinality] };
+  }
+}
+
+/**
+ * The line that brings a reader who has seen an entity up to date with it now: `modified` with its
+ * stored tags, or `deleted` when it is gone (`present` false).
+ *
+ * @example
+ * ```ts
+ * currentLine(tagger, 'container_id://a', true, options); // { type: 'modified', entity, tags: [...] }
+ * ```
+ */
+export function currentLine(tagger: Pick<Tagger, 'storedTags'>, entity: string, present: boolean, options: EventLinesOptions): EventLine {
+  if (!present) return options.levels ? { type: 'deleted', entity, tags: [], levels: { low: 0, orchestrator: 0 } } : { type: 'deleted', entity, tags: [] };
+  if (!options.levels) return { type: 'modified', entity, tags: tagger.storedTags(entity, options.cardinality) };
+  return {
+    type: 'modified',
+    entity,
+    tags: tagger.storedTags(entity, 'high'),
+    levels: { low: tagger.storedTags(entity, 'low').length, orchestrator: tagger.storedTags(entity, 'orchestrator').length },
+  };
+}
+
 function plainLine(event: TagEvent): EventLine {
   return { type: event.type, entity: event.entity, tags: event.tags };
 }

@@ -38,6 +38,7 @@ const SERVER_COUNTERS: readonly (readonly [string, ServerNumberKey, string])[] =
   ['tagstream_ipc_streams_total', 'streams', 'Event streams opened.'],
   ['tagstream_ipc_streams_refused_total', 'streamsRefused', 'Event streams refused with 429.'],
   ['tagstream_ipc_streams_cut_total', 'streamsCut', 'Event streams cut because the reader fell too far behind.'],
+  ['tagstream_ipc_streams_stalled_total', 'streamsStalled', 'Event streams closed because the reader took nothing for readerStallTimeout while lines waited.'],
   ['tagstream_ipc_stream_lines_total', 'streamLines', 'Lines written to event streams.'],
 ];
 

@@ -22,6 +22,8 @@ export interface ServerTelemetry {
   readonly streamsRefused: number;
   /** Streams cut because their reader fell more than `maxStreamBacklog` bytes behind. */
   readonly streamsCut: number;
+  /** Streams closed because their reader took nothing for `readerStallTimeout` while lines waited for it. */
+  readonly streamsStalled: number;
   /** Lines written to streams (keep-alive lines included). */
   readonly streamLines: number;
 }
@@ -35,6 +37,7 @@ export interface ServerCounters {
   streams: number;
   streamsRefused: number;
   streamsCut: number;
+  streamsStalled: number;
   streamLines: number;
 }
 
@@ -48,7 +51,7 @@ export interface ServerCounters {
  * ```
  */
 export function createServerCounters(): ServerCounters {
-  return { requests: {}, unauthorized: 0, malformed: 0, openStreams: 0, streams: 0, streamsRefused: 0, streamsCut: 0, streamLines: 0 };
+  return { requests: {}, unauthorized: 0, malformed: 0, openStreams: 0, streams: 0, streamsRefused: 0, streamsCut: 0, streamsStalled: 0, streamLines: 0 };
 }
 
 /**

@@ -3,15 +3,15 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { type Socket, connect as netConnect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
-import { type SchedulerLike, Subject, defer, finalize, fromEvent, merge, take, takeUntil } from 'rxjs';
+import { type SchedulerLike, Subject, defer, fromEvent, takeUntil } from 'rxjs';
 import { InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
 import { defaultSocketPath, defaultTokenFile, isLoopback } from './address.js';
 import { IpcOptionError, IpcRequestError } from './errors.js';
-import { eventLines } from './event-lines.js';
+import { writeEventStream } from './event-stream.js';
 import { ipcMetricsRegistry } from './metrics.js';
-import { type EntitiesResponse, type IpcRoute, type TagsResponse, encodeLine, errorResponse, parseRoute } from './protocol.js';
+import { type EntitiesResponse, type IpcRoute, type TagsResponse, errorResponse, parseRoute } from './protocol.js';
 import { type ServerCounters, type ServerTelemetry, countRequest, createServerCounters, snapshotServerCounters } from './server-telemetry.js';
 import { type TokenDigest, bearerMatches, readOrCreateToken, tokenDigest } from './token.js';
 
@@ -32,8 +32,16 @@ export interface ServeTaggerOptions {
   readonly healthCheck?: boolean;
   /** The most event streams open at once; one more is answered 429. Default: 64. */
   readonly maxStreams?: number;
-  /** How far (bytes) a stream reader may fall behind, beyond the initial burst, before it is cut. Default: 1 MiB. */
+  /**
+   * How far (bytes) a stream reader may fall behind on changes before it is cut. Not counted: what
+   * is left of its initial burst, and one line larger than this bound that it is reading. Default: 1 MiB.
+   */
   readonly maxStreamBacklog?: number;
+  /**
+   * A stream reader that takes no byte for this long while lines wait for it is closed and its slot
+   * freed (counted in `streamsStalled`). Default: 30000.
+   */
+  readonly readerStallTimeout?: number;
   /** A `keepalive` line after this long without a line on a stream. Default: 15000. */
   readonly keepAliveInterval?: number;
   /** The longest request target; longer is answered 414. Default: 4096. */
@@ -100,6 +108,7 @@ interface Settings {
   readonly healthCheck: boolean;
   readonly maxStreams: number;
   readonly maxStreamBacklog: number;
+  readonly readerStallTimeout: number;
   readonly keepAliveInterval: number;
   readonly maxUrlLength: number;
   readonly maxHeaderSize: number;
@@ -130,6 +139,7 @@ function resolveSettings(options: ServeTaggerOptions): Settings {
     healthCheck: options.healthCheck ?? false,
     maxStreams: positive(options.maxStreams, 64, 'maxStreams'),
     maxStreamBacklog: positive(options.maxStreamBacklog, 1024 * 1024, 'maxStreamBacklog'),
+    readerStallTimeout: positive(options.readerStallTimeout, 30_000, 'readerStallTimeout'),
     keepAliveInterval: positive(options.keepAliveInterval, 15_000, 'keepAliveInterval'),
     maxUrlLength: positive(options.maxUrlLength, 4096, 'maxUrlLength'),
     maxHeaderSize: positive(options.maxHeaderSize, 16_384, 'maxHeaderSize'),
@@ -140,6 +150,8 @@ function resolveSettings(options: ServeTaggerOptions): Settings {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** The bytes of burst lines written at once to a stream: about what one syncing reader costs the server. */
+const STREAM_CHUNK_BYTES = 64 * 1024;
 const UNAUTHORIZED = new IpcRequestError(401, 'Unauthorized', 'a valid "Authorization: Bearer <token>" header is required');
 
 class IpcServer implements TaggerServer {
@@ -331,56 +343,21 @@ class IpcServer implements TaggerServer {
     counters.streams += 1;
     countRequest(counters, 'events', 200);
     res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-    const backlog = this.settings.maxStreamBacklog;
-    let written = 0;
-    let burstBytes = 0;
-    let synced = false;
-    const lines$ = eventLines(this.tagger, {
+    const lineOptions = {
       cardinality: route.cardinality,
       prefixes: route.prefixes,
       levels: route.levels,
       keepAliveInterval: this.settings.keepAliveInterval,
       ...(this.settings.scheduler === undefined ? {} : { scheduler: this.settings.scheduler }),
-    });
-    lines$
-      .pipe(
-        takeUntil(merge(fromEvent(res, 'close'), this.closing$).pipe(take(1))),
-        finalize(() => {
-          counters.openStreams -= 1;
-          if (!res.writableEnded && !res.destroyed) res.end();
-        }),
-      )
-      .subscribe({
-        next: (line) => {
-          if (res.destroyed) return;
-          const text = encodeLine(line);
-          res.write(text);
-          counters.streamLines += 1;
-          if (!synced || burstBytes > 0) written += Buffer.byteLength(text);
-          if (!synced) {
-            if (line.type === 'synced') {
-              synced = true;
-              burstBytes = written;
-            }
-            return;
-          }
-          // What the reader has not taken yet, less what is left of the initial burst: its live backlog.
-          const pending = res.writableLength;
-          let burstLeft = 0;
-          if (burstBytes > 0) {
-            burstLeft = Math.max(0, burstBytes - (written - pending));
-            if (burstLeft === 0) burstBytes = 0; // the burst is read: stop counting bytes
-          }
-          if (pending - burstLeft > backlog) {
-            counters.streamsCut += 1;
-            this.settings.logger.warn('cut an event stream whose reader fell behind', { pendingBytes: pending, maxStreamBacklog: backlog });
-            res.destroy();
-          }
-        },
-        error: (error: unknown) => {
-          this.settings.logger.error('an event stream failed', { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
-        },
-      });
+    };
+    const streamSettings = {
+      maxBacklog: this.settings.maxStreamBacklog,
+      stallTimeout: this.settings.readerStallTimeout,
+      chunkBytes: STREAM_CHUNK_BYTES,
+      logger: this.settings.logger,
+      scheduler: this.settings.scheduler,
+    };
+    writeEventStream(this.tagger, res, lineOptions, streamSettings, counters, this.closing$);
   }
 
   private json(res: ServerResponse, route: string, status: number, body: unknown): void {

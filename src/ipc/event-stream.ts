@@ -1,0 +1,237 @@
+import type { ServerResponse } from 'node:http';
+import { type Observable, type SchedulerLike, type Subscription, finalize, fromEvent, merge, take, takeUntil } from 'rxjs';
+import type { Tagger } from '../tagger/tagger.js';
+import type { Logger } from '../util/logger.js';
+import { scheduleAfter } from '../util/unref-timer.js';
+import { type EventLinesOptions, changeLines, currentLine, storedLines } from './event-lines.js';
+import { type EventLine, type StreamLine, encodeLine } from './protocol.js';
+import type { ServerCounters } from './server-telemetry.js';
+
+/** How the server writes one event stream (internal to the server). */
+export interface EventStreamSettings {
+  /** How far (bytes) a reader may fall behind on changes before it is cut. */
+  readonly maxBacklog: number;
+  /** A reader that takes nothing for this long while lines wait for it is closed. */
+  readonly stallTimeout: number;
+  /** The bytes of burst lines written at once: the most a stream's burst holds in memory. */
+  readonly chunkBytes: number;
+  readonly logger: Logger;
+  /** The scheduler of the stall timer. Default: Node timers, `unref()`'d. */
+  readonly scheduler: SchedulerLike | undefined;
+}
+
+/**
+ * Writes one event stream to `res` (headers already sent) until the reader goes, the tagger
+ * stops or `closing$` emits; then ends or destroys the response and counts it in `counters`.
+ *
+ * - The burst is pulled from {@link Tagger.storedEntries} as the reader takes it: a chunk of about
+ *   `chunkBytes` is written, the next one only after the socket drained. Changes during the burst
+ *   are remembered by entity only; after the `synced` line each such entity is written as it is
+ *   now (`modified`, or `deleted` when gone). So a stream holds about one chunk, whatever the size
+ *   of the store, and ten readers syncing at once hold ten chunks.
+ * - Then each change is written as it happens. A reader is cut when the bytes it has not taken,
+ *   not counting the rest of its burst or of one line larger than `maxBacklog` that it is reading,
+ *   pass `maxBacklog`: a large line does not cut a reader that reads.
+ * - A reader that takes no byte for `stallTimeout` while bytes wait for it is closed.
+ *
+ * @example
+ * ```ts
+ * res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+ * writeEventStream(tagger, res, lineOptions, settings, counters, closing$);
+ * ```
+ */
+export function writeEventStream(
+  tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedEntries'>,
+  res: ServerResponse,
+  options: EventLinesOptions,
+  settings: EventStreamSettings,
+  counters: ServerCounters,
+  closing$: Observable<void>,
+): void {
+  new EventStreamWriter(tagger, res, options, settings, counters).run(closing$);
+}
+
+class EventStreamWriter {
+  /** Encoded lines waiting for the socket, oldest first; `head` characters of the first are sent. */
+  private readonly queue: string[] = [];
+  private queueStart = 0;
+  private head = 0;
+  /** Bytes of the lines in `queue` (less what is sent of the first one, approximately). */
+  private queuedBytes = 0;
+  /** Entities changed while the burst is written, and whether they exist after the change. */
+  private dirty: Map<string, boolean> | undefined = new Map();
+  private burst: Iterator<EventLine> | undefined;
+  private burstCount = 0;
+  /** A write the socket has not taken yet (at most one at a time). */
+  private inFlight = false;
+  private done = false;
+  private stall: Subscription | undefined;
+
+  constructor(
+    private readonly tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedEntries'>,
+    private readonly res: ServerResponse,
+    private readonly options: EventLinesOptions,
+    private readonly settings: EventStreamSettings,
+    private readonly counters: ServerCounters,
+  ) {}
+
+  run(closing$: Observable<void>): void {
+    const res = this.res;
+    // Changes are followed before the store is read, so that none falls between the two.
+    changeLines(this.tagger, this.options)
+      .pipe(
+        takeUntil(merge(fromEvent(res, 'close'), closing$).pipe(take(1))),
+        finalize(() => {
+          this.finish();
+        }),
+      )
+      .subscribe({
+        next: (line) => {
+          this.onChange(line);
+        },
+        error: (error: unknown) => {
+          this.settings.logger.error('an event stream failed', { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+        },
+      });
+    if (this.done) return;
+    this.burst = storedLines(this.tagger, this.options);
+    this.pump();
+  }
+
+  private onChange(line: StreamLine): void {
+    if (this.done) return;
+    const dirty = this.dirty;
+    if (dirty !== undefined) {
+      // The burst is still being written: it reads each entity as it is when it gets there, and
+      // what changed meanwhile is written again after the `synced` line.
+      if (line.type !== 'keepalive' && line.type !== 'synced') dirty.set(line.entity, line.type !== 'deleted');
+      return;
+    }
+    this.enqueue(encodeLine(line));
+    if (this.checkBacklog()) this.pump();
+  }
+
+  private enqueue(text: string): void {
+    this.queue.push(text);
+    this.queuedBytes += Buffer.byteLength(text);
+    this.counters.streamLines += 1;
+  }
+
+  /**
+   * Cuts the stream when the lines waiting for the reader pass the bound; the line it will read
+   * next is not counted, so that one line larger than the bound does not cut a reader that reads.
+   * True when the stream goes on.
+   */
+  private checkBacklog(): boolean {
+    const next = this.queue[this.queueStart];
+    const waiting = this.queuedBytes - (next === undefined ? 0 : Buffer.byteLength(next) - this.head);
+    if (waiting <= this.settings.maxBacklog) return true;
+    this.counters.streamsCut += 1;
+    this.settings.logger.warn('cut an event stream whose reader fell behind', { pendingBytes: this.queuedBytes, maxStreamBacklog: this.settings.maxBacklog });
+    this.close();
+    return false;
+  }
+
+  /** Hands the socket its next piece (queued lines, else the next chunk of the burst) when it has taken the last one. */
+  private pump(): void {
+    if (this.inFlight || this.done) return;
+    const text = this.queueStart < this.queue.length ? this.takeQueued() : this.takeBurst();
+    if (text.length === 0) return;
+    this.inFlight = true;
+    this.stall = scheduleAfter(this.settings.stallTimeout, () => {
+      this.onStall();
+    }, this.settings.scheduler);
+    this.res.write(text, () => {
+      this.inFlight = false;
+      this.stall?.unsubscribe();
+      this.stall = undefined;
+      if (this.burst === undefined) this.pump();
+      // Between chunks of a burst, let other sockets and events have their turn.
+      else setImmediate(() => {
+        this.pump();
+      });
+    });
+  }
+
+  /** Up to about `chunkBytes` of queued lines; a longer line goes in pieces of that many characters. */
+  private takeQueued(): string {
+    const limit = this.settings.chunkBytes;
+    let text = '';
+    while (this.queueStart < this.queue.length && text.length < limit) {
+      const line = this.queue[this.queueStart] ?? '';
+      const piece = line.slice(this.head, this.head + limit - text.length);
+      text += piece;
+      this.head += piece.length;
+      if (this.head < line.length) break;
+      this.queue[this.queueStart] = '';
+      this.queueStart += 1;
+      this.head = 0;
+    }
+    this.queuedBytes = Math.max(0, this.queuedBytes - Buffer.byteLength(text));
+    if (this.queueStart === this.queue.length) {
+      this.queue.length = 0;
+      this.queueStart = 0;
+    } else if (this.queueStart > 1024 && this.queueStart * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueStart);
+      this.queueStart = 0;
+    }
+    return text;
+  }
+
+  /** The next chunk of the burst; at its end the `synced` line, and what changed meanwhile is queued. */
+  private takeBurst(): string {
+    const burst = this.burst;
+    if (burst === undefined) return '';
+    const limit = this.settings.chunkBytes;
+    let text = '';
+    let next = burst.next();
+    while (next.done !== true) {
+      text += encodeLine(next.value);
+      this.burstCount += 1;
+      this.counters.streamLines += 1;
+      if (text.length >= limit) return text;
+      next = burst.next();
+    }
+    this.burst = undefined;
+    text += encodeLine({ type: 'synced', entities: this.burstCount });
+    this.counters.streamLines += 1;
+    const dirty = this.dirty ?? new Map<string, boolean>();
+    this.dirty = undefined;
+    for (const [entity, present] of dirty) this.enqueue(encodeLine(currentLine(this.tagger, entity, present, this.options)));
+    if (this.checkBacklog()) return text;
+    return '';
+  }
+
+  private onStall(): void {
+    this.stall = undefined;
+    if (this.done || !this.inFlight) return;
+    this.counters.streamsStalled += 1;
+    this.settings.logger.warn('closed an event stream whose reader took nothing', {
+      pendingBytes: this.res.writableLength + this.queuedBytes,
+      readerStallTimeout: this.settings.stallTimeout,
+    });
+    this.close();
+  }
+
+  /** Destroys the connection (the reader was cut or stalled); `finish` follows from its 'close'. */
+  private close(): void {
+    this.done = true;
+    this.res.destroy();
+  }
+
+  private finish(): void {
+    this.stall?.unsubscribe();
+    this.stall = undefined;
+    this.burst = undefined;
+    this.dirty = undefined;
+    this.counters.openStreams -= 1;
+    if (!this.done && !this.res.writableEnded && !this.res.destroyed) {
+      // A clean end (the server closes, the tagger stopped): what is queued goes out first.
+      const rest = this.queue.slice(this.queueStart);
+      if (rest.length > 0 && rest[0] !== undefined) rest[0] = rest[0].slice(this.head);
+      this.res.end(rest.join(''));
+    }
+    this.done = true;
+    this.queue.length = 0;
+  }
+}
