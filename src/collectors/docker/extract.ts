@@ -4,6 +4,7 @@ import { isImageId, parseImageReference } from '../shared/image-reference.js';
 import { parseJsonTagList } from '../shared/json-tags.js';
 import { applyMetadataAsTags, compileMetadataAsTags } from '../shared/metadata-as-tags.js';
 import type { MetadataAsTags } from '../shared/metadata-as-tags.js';
+import { addOpenTelemetryServiceTags } from '../shared/opentelemetry-env.js';
 import { TagBuilder } from '../shared/tag-builder.js';
 import type { CardinalityTags } from '../shared/tag-builder.js';
 
@@ -22,6 +23,8 @@ export interface DockerContainerInspect {
   readonly Id: string;
   /** `/name`, as Docker reports it. */
   readonly Name?: string;
+  /** The id of the container's image (`sha256:…`), as `docker inspect` reports it (`image_id`). */
+  readonly Image?: string;
   readonly Config?: {
     /** The image as the container was created with it: a reference or an image id. */
     readonly Image?: string;
@@ -81,10 +84,13 @@ export type DockerTags = CardinalityTags;
 /** Labels read as orchestrator tags: label -> [cardinality, tag name]. */
 const LABEL_TAGS: readonly (readonly [string, 'low' | 'orchestrator' | 'high', string])[] = [
   ['com.docker.swarm.service.name', 'low', 'swarm_service'],
-  ['com.docker.swarm.namespace', 'low', 'swarm_namespace'],
+  ['com.docker.stack.namespace', 'low', 'swarm_namespace'],
   ['io.rancher.stack.name', 'low', 'rancher_stack'],
   ['io.rancher.stack_service.name', 'low', 'rancher_service'],
   ['io.rancher.container.name', 'high', 'rancher_container'],
+  // Source code integration: the OCI image annotations, as image labels.
+  ['org.opencontainers.image.revision', 'low', 'git.commit.sha'],
+  ['org.opencontainers.image.source', 'low', 'git.repository_url'],
 ];
 
 /** Environment variables read as orchestrator tags: variable -> [cardinality, tag name]. */
@@ -92,6 +98,8 @@ const ENV_TAGS: readonly (readonly [string, 'low' | 'orchestrator' | 'high', str
   ['NOMAD_TASK_NAME', 'low', 'nomad_task'],
   ['NOMAD_JOB_NAME', 'low', 'nomad_job'],
   ['NOMAD_GROUP_NAME', 'low', 'nomad_group'],
+  ['NOMAD_NAMESPACE', 'low', 'nomad_namespace'],
+  ['NOMAD_DC', 'low', 'nomad_dc'],
   ['MARATHON_APP_ID', 'low', 'marathon_app'],
   ['CHRONOS_JOB_NAME', 'low', 'chronos_job'],
   ['CHRONOS_JOB_OWNER', 'low', 'chronos_job_owner'],
@@ -99,6 +107,8 @@ const ENV_TAGS: readonly (readonly [string, 'low' | 'orchestrator' | 'high', str
   ['DD_ENV', 'low', 'env'],
   ['DD_SERVICE', 'low', 'service'],
   ['DD_VERSION', 'low', 'version'],
+  ['DD_GIT_COMMIT_SHA', 'low', 'git.commit.sha'],
+  ['DD_GIT_REPOSITORY_URL', 'low', 'git.repository_url'],
 ];
 
 const UNIFIED_SERVICE_TAGS = ['env', 'service', 'version'] as const;
@@ -136,9 +146,10 @@ function imageReference(
 
 /**
  * The tags of one Docker container from its `docker inspect` document: names and ids, image
- * tags, orchestrator labels and variables (Swarm, Rancher, Nomad, Marathon, Chronos, Mesos),
- * unified service tags, the `com.datadoghq.ad.tags` label and the configured label / variable
- * mappings. Environment values never become tags unless a rule or a mapping names them.
+ * tags (with `image_id`), orchestrator labels and variables (Swarm, Rancher, Nomad, Marathon,
+ * Chronos, Mesos), source code tags (`git.commit.sha`, `git.repository_url`), unified service
+ * tags (from `DD_*` variables, labels and OpenTelemetry's variables), the `com.datadoghq.ad.tags`
+ * label and the configured label / variable mappings. Environment values never become tags unless a rule or a mapping names them.
  * Malformed label values are reported through `options.logger` and skipped; it never throws.
  *
  * @example
@@ -167,6 +178,8 @@ export function extractDockerTags(inspect: DockerContainerInspect, options: Dock
     tags.addLow('image_name', image.imageName);
     tags.addLow('short_image', image.shortImage);
     if (image.imageTag !== undefined) tags.addLow('image_tag', image.imageTag);
+    // The Agent tags the image id only once the image has a name (docker collector, extractImage).
+    tags.addLow('image_id', typeof inspect.Image === 'string' ? inspect.Image : '');
   }
 
   for (const [label, cardinality, tagName] of LABEL_TAGS) {
@@ -177,6 +190,7 @@ export function extractDockerTags(inspect: DockerContainerInspect, options: Dock
     const value = env.get(name);
     if (value !== undefined) tags.add(cardinality, tagName, value);
   }
+  addOpenTelemetryServiceTags(tags, env);
   for (const tagName of UNIFIED_SERVICE_TAGS) {
     for (const label of [`com.datadoghq.tags.${tagName}`, `com.datadoghq.ad.${tagName}`]) {
       const value = labels[label];

@@ -10,10 +10,11 @@ const fixture = JSON.parse(
 ) as ContainerInspectInfo;
 
 /** The fixture with its Config replaced in part (labels and env replaced wholesale). */
-function inspectWith(patch: { labels?: Record<string, string>; env?: string[]; image?: string; name?: string }): ContainerInspectInfo {
+function inspectWith(patch: { labels?: Record<string, string>; env?: string[]; image?: string; name?: string; imageId?: string }): ContainerInspectInfo {
   return {
     ...fixture,
     Name: patch.name ?? fixture.Name,
+    Image: patch.imageId ?? fixture.Image,
     Config: {
       ...fixture.Config,
       Labels: patch.labels ?? fixture.Config.Labels,
@@ -23,9 +24,9 @@ function inspectWith(patch: { labels?: Record<string, string>; env?: string[]; i
   };
 }
 
-/** A bare container: no labels, only PATH in env. */
+/** A bare container: no labels, only PATH in env, no image id (so no `image_id`). */
 function bare(patch: { labels?: Record<string, string>; env?: string[]; image?: string } = {}): ContainerInspectInfo {
-  return inspectWith({ labels: {}, env: ['PATH=/usr/bin:/bin'], image: 'redis:7', ...patch });
+  return inspectWith({ labels: {}, env: ['PATH=/usr/bin:/bin'], image: 'redis:7', imageId: '', ...patch });
 }
 
 function all(tags: DockerTags): string[] {
@@ -43,8 +44,10 @@ describe('extractDockerTags on a real-looking docker inspect', () => {
         'image_name:registry.example.com:5000/shop/redis',
         'short_image:redis',
         'image_tag:7.2.4',
+        `image_id:${fixture.Image}`,
         'swarm_service:shop_cache',
         'swarm_namespace:shop',
+        'git.repository_url:https://github.com/docker-library/redis',
         'env:prod',
         'service:cache',
         'version:7.2.4',
@@ -139,7 +142,7 @@ describe('extractDockerTags: image tags', () => {
 describe('extractDockerTags: orchestrator labels and variables', () => {
   it.each<[string, { labels?: Record<string, string>; env?: string[] }, keyof DockerTags, string]>([
     ['swarm service', { labels: { 'com.docker.swarm.service.name': 'web' } }, 'low', 'swarm_service:web'],
-    ['swarm namespace', { labels: { 'com.docker.swarm.namespace': 'shop' } }, 'low', 'swarm_namespace:shop'],
+    ['swarm namespace', { labels: { 'com.docker.stack.namespace': 'shop' } }, 'low', 'swarm_namespace:shop'],
     ['rancher stack', { labels: { 'io.rancher.stack.name': 'shop' } }, 'low', 'rancher_stack:shop'],
     ['rancher service', { labels: { 'io.rancher.stack_service.name': 'shop/web' } }, 'low', 'rancher_service:shop/web'],
     ['rancher container', { labels: { 'io.rancher.container.name': 'shop-web-1' } }, 'high', 'rancher_container:shop-web-1'],
@@ -194,7 +197,7 @@ describe('extractDockerTags: malformed com.datadoghq.ad.tags', () => {
     ['a number', '42'],
   ])('%s is reported and skipped, the rest of the tags stay', (_name, value) => {
     const logger = new RecordingLogger();
-    const tags = extractDockerTags(bare({ labels: { 'com.datadoghq.ad.tags': value, 'com.docker.swarm.namespace': 'shop' } }), {
+    const tags = extractDockerTags(bare({ labels: { 'com.datadoghq.ad.tags': value, 'com.docker.stack.namespace': 'shop' } }), {
       logger,
     });
     expect(tags.low).toContain('swarm_namespace:shop');
