@@ -1,4 +1,4 @@
-import type { V1ContainerStatus, V1OwnerReference, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerStatus, V1EnvVar, V1OwnerReference, V1Pod, V1Service } from '@kubernetes/client-node';
 import { containerId, podUid } from '../../tagger/entity-id.js';
 import type { TagInfo } from '../../tagger/types.js';
 import { silentLogger } from '../../util/logger.js';
@@ -7,6 +7,7 @@ import { parseImageReference } from '../shared/image-reference.js';
 import { parseJsonTagMap } from '../shared/json-tags.js';
 import { applyMetadataAsTags, compileMetadataAsTags } from '../shared/metadata-as-tags.js';
 import type { MetadataAsTags } from '../shared/metadata-as-tags.js';
+import { addOpenTelemetryServiceTags } from '../shared/opentelemetry-env.js';
 import { TagBuilder } from '../shared/tag-builder.js';
 import { cronJobOfJob, deploymentOfReplicaSet } from './owner-names.js';
 
@@ -36,6 +37,24 @@ export interface PodExtractOptions {
 
 /** The annotation holding a JSON object of tags (values: strings or lists of strings). */
 const AD_TAGS_ANNOTATION = 'ad.datadoghq.com/tags';
+/** The annotation holding a JSON object of tags for one container, by its name. */
+const containerTagsAnnotation = (container: string): string => `ad.datadoghq.com/${container}.tags`;
+/** The prefix kubelets on Docker put before a status `imageID` (kubernetes/kubernetes#95968). */
+const DOCKER_IMAGE_ID_PREFIX = 'docker-pullable://';
+/** OpenShift's deployment annotations: annotation -> [cardinality, tag name]. */
+const OPENSHIFT_ANNOTATIONS: readonly (readonly [string, 'low' | 'orchestrator', string])[] = [
+  ['openshift.io/deployment-config.name', 'low', 'oshift_deployment_config'],
+  ['openshift.io/deployment.name', 'orchestrator', 'oshift_deployment'],
+];
+/** The part of a container's spec the tag rules read (regular, init or ephemeral). */
+type ContainerSpec = Pick<V1Container, 'name' | 'image' | 'env'>;
+
+/** Container variables read as unified service tags: variable -> tag name. */
+const STANDARD_ENV: readonly (readonly [string, string])[] = [
+  ['DD_ENV', 'env'],
+  ['DD_SERVICE', 'service'],
+  ['DD_VERSION', 'version'],
+];
 /** The prefix of the unified service tag labels. */
 const STANDARD_LABEL_PREFIX = 'tags.datadoghq.com/';
 const UNIFIED_SERVICE_TAGS = ['env', 'service', 'version'] as const;
@@ -114,6 +133,49 @@ function stripRuntime(id: string): string {
   return at === -1 ? id : id.slice(at + 3);
 }
 
+/** Adds the tags of a JSON annotation (an object of strings or lists); reports what it skips. */
+function addJsonAnnotationTags(
+  tags: TagBuilder,
+  annotations: Readonly<Record<string, string>>,
+  annotation: string,
+  logger: Logger,
+  fields: Readonly<Record<string, unknown>>,
+): void {
+  const raw = annotations[annotation];
+  if (raw === undefined) return;
+  const parsed = parseJsonTagMap(raw);
+  for (const [tagName, value] of parsed.entries) tags.addAuto(tagName, value);
+  for (const problem of parsed.problems) {
+    logger.warn(`kubernetes: malformed annotation ${annotation}: ${problem}`, { ...fields, annotation });
+  }
+}
+
+/**
+ * The values of a container's `env` as the kubelet resolves literal values: `$(NAME)` is
+ * replaced by an earlier variable's value (left as is when there is none), `$$` is a `$`.
+ * Variables from `valueFrom` (config maps, secrets, the downward API) have no value here.
+ */
+function containerEnv(env: readonly V1EnvVar[] | undefined): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const variable of env ?? []) {
+    if (typeof variable.name !== 'string') continue;
+    const value = typeof variable.value === 'string' ? variable.value : '';
+    vars.set(
+      variable.name,
+      value.replace(/\$\$|\$\(([^)]*)\)/g, (match, ref: string | undefined) =>
+        ref === undefined ? '$' : (vars.get(ref) ?? match),
+      ),
+    );
+  }
+  return vars;
+}
+
+/** The status `imageID` without the `docker-pullable://` prefix of kubelets on Docker. */
+function imageId(status: V1ContainerStatus): string {
+  const id = typeof status.imageID === 'string' ? status.imageID : '';
+  return id.startsWith(DOCKER_IMAGE_ID_PREFIX) ? id.slice(DOCKER_IMAGE_ID_PREFIX.length) : id;
+}
+
 function podTags(pod: V1Pod, options: PodExtractOptions, logger: Logger, uid: string): TagBuilder {
   const tags = new TagBuilder();
   const metadata = pod.metadata;
@@ -139,18 +201,9 @@ function podTags(pod: V1Pod, options: PodExtractOptions, logger: Logger, uid: st
   for (const [label, tagName] of APP_LABELS) tags.addLow(tagName, labels[label] ?? '');
   for (const tagName of UNIFIED_SERVICE_TAGS) tags.addLow(tagName, labels[`${STANDARD_LABEL_PREFIX}${tagName}`] ?? '');
 
-  const adTags = annotations[AD_TAGS_ANNOTATION];
-  if (adTags !== undefined) {
-    const parsed = parseJsonTagMap(adTags);
-    for (const [tagName, value] of parsed.entries) tags.addAuto(tagName, value);
-    for (const problem of parsed.problems) {
-      logger.warn(`kubernetes: malformed annotation ${AD_TAGS_ANNOTATION}: ${problem}`, {
-        podUid: uid,
-        pod: name,
-        namespace,
-        annotation: AD_TAGS_ANNOTATION,
-      });
-    }
+  addJsonAnnotationTags(tags, annotations, AD_TAGS_ANNOTATION, logger, { podUid: uid, pod: name, namespace });
+  for (const [annotation, cardinality, tagName] of OPENSHIFT_ANNOTATIONS) {
+    tags.add(cardinality, tagName, annotations[annotation] ?? '');
   }
 
   const labelsAsTags = compileMetadataAsTags(options.podLabelsAsTags, 'label', logger);
@@ -166,25 +219,42 @@ function containerTags(
   base: TagBuilder,
   pod: V1Pod,
   status: V1ContainerStatus,
-  specImage: string | undefined,
+  spec: ContainerSpec | undefined,
   id: string,
+  logger: Logger,
 ): TagBuilder {
   const tags = base.copy();
   const podName = pod.metadata?.name ?? '';
   const labels = pod.metadata?.labels ?? {};
+  const annotations = pod.metadata?.annotations ?? {};
   // A status from the wire may lack fields its type promises; missing ones give no tags.
   const name: string = typeof status.name === 'string' ? status.name : '';
   tags.addLow('kube_container_name', name);
   tags.addHigh('container_id', id);
   if (podName.length > 0 && name.length > 0) tags.addHigh('display_container_name', `${name}_${podName}`);
-  const image = parseImageReference(specImage ?? status.image);
+  const image = parseImageReference(spec?.image ?? status.image);
   if (image !== undefined) {
     tags.addLow('image_name', image.imageName);
     tags.addLow('short_image', image.shortImage);
-    if (image.imageTag !== undefined) tags.addLow('image_tag', image.imageTag);
+    // The Agent's kubelet collector names images with workloadmeta.NewContainerImage: no tag is 'latest'.
+    tags.addLow('image_tag', image.imageTag ?? 'latest');
+    tags.addLow('image_id', imageId(status));
   }
-  for (const tagName of UNIFIED_SERVICE_TAGS) {
-    if (name.length > 0) tags.addLow(tagName, labels[`${STANDARD_LABEL_PREFIX}${name}.${tagName}`] ?? '');
+  if (name.length > 0) {
+    for (const tagName of UNIFIED_SERVICE_TAGS) {
+      tags.addLow(tagName, labels[`${STANDARD_LABEL_PREFIX}${name}.${tagName}`] ?? '');
+    }
+  }
+  const env = containerEnv(spec?.env);
+  for (const [variable, tagName] of STANDARD_ENV) tags.addLow(tagName, env.get(variable) ?? '');
+  addOpenTelemetryServiceTags(tags, env);
+  if (name.length > 0) {
+    addJsonAnnotationTags(tags, annotations, containerTagsAnnotation(name), logger, {
+      podUid: pod.metadata?.uid,
+      pod: podName,
+      namespace: pod.metadata?.namespace,
+      container: name,
+    });
   }
   return tags;
 }
@@ -216,13 +286,13 @@ export function extractPodTags(pod: V1Pod, options: PodExtractOptions = {}): Tag
   const base = podTags(pod, options, logger, uid);
   const infos: TagInfo[] = [base.toTagInfo(podUid(uid), source)];
 
-  const specImages = new Map<string, string>();
+  const specs = new Map<string, ContainerSpec>();
   for (const container of [
     ...(pod.spec?.initContainers ?? []),
     ...(pod.spec?.containers ?? []),
     ...(pod.spec?.ephemeralContainers ?? []),
   ]) {
-    if (container.image !== undefined) specImages.set(container.name, container.image);
+    specs.set(container.name, container);
   }
   const statuses = [
     ...(pod.status?.initContainerStatuses ?? []),
@@ -232,7 +302,7 @@ export function extractPodTags(pod: V1Pod, options: PodExtractOptions = {}): Tag
   for (const status of statuses) {
     const id = stripRuntime(status.containerID ?? '');
     if (id.length === 0) continue;
-    const tags = containerTags(base, pod, status, specImages.get(status.name), id);
+    const tags = containerTags(base, pod, status, specs.get(status.name), id, logger);
     infos.push(tags.toTagInfo(containerId(id), source));
   }
   return infos;

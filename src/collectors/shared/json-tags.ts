@@ -50,13 +50,16 @@ export function parseJsonTagList(raw: string): JsonTags {
 }
 
 /**
- * Reads a JSON object whose values are strings or lists of strings (the Kubernetes annotation
- * `ad.datadoghq.com/tags`); anything else is skipped and reported in `problems`.
+ * Reads a JSON object whose values are strings or lists (the Kubernetes annotations
+ * `ad.datadoghq.com/tags` and `ad.datadoghq.com/<container>.tags`), as the Datadog Agent does: a
+ * string is one tag; a list gives one tag per element, numbers and booleans written as text
+ * (`[80, 443]` gives `80` and `443`). Any other value, and a list element that is null, an object
+ * or a list, is skipped and reported in `problems`.
  *
  * @example
  * ```ts
- * parseJsonTagMap('{"team": "payments", "region": ["eu", "us"]}');
- * // { entries: [['team', 'payments'], ['region', 'eu'], ['region', 'us']], problems: [] }
+ * parseJsonTagMap('{"team": "payments", "region": ["eu", "us"], "port": [80]}');
+ * // { entries: [['team', 'payments'], ['region', 'eu'], ['region', 'us'], ['port', '80']], problems: [] }
  * ```
  */
 export function parseJsonTagMap(raw: string): JsonTags {
@@ -69,10 +72,14 @@ export function parseJsonTagMap(raw: string): JsonTags {
   const entries: (readonly [string, string])[] = [];
   const problems: string[] = [];
   for (const [name, item] of Object.entries(value as Record<string, unknown>)) {
-    const values: unknown[] = Array.isArray(item) ? (item as unknown[]) : [item];
-    for (const one of values) {
-      if (typeof one === 'string') entries.push([name, one]);
-      else problems.push(`skipped ${JSON.stringify(one)} for ${JSON.stringify(name)}: expected a string`);
+    if (!Array.isArray(item)) {
+      if (typeof item === 'string') entries.push([name, item]);
+      else problems.push(`skipped ${JSON.stringify(item)} for ${JSON.stringify(name)}: expected a string or a list`);
+      continue;
+    }
+    for (const one of item as unknown[]) {
+      if (typeof one === 'string' || typeof one === 'number' || typeof one === 'boolean') entries.push([name, String(one)]);
+      else problems.push(`skipped ${JSON.stringify(one)} in the list for ${JSON.stringify(name)}: expected a string, number or boolean`);
     }
   }
   return { entries, problems };

@@ -94,6 +94,7 @@ describe('extractPodTags on a real-looking pod owned by a deployment', () => {
         'image_name:ghcr.io/example/checkout',
         'short_image:checkout',
         'image_tag:2.14.0',
+        'image_id:ghcr.io/example/checkout@sha256:2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c',
         'service:checkout-api',
       ]),
     );
@@ -103,11 +104,11 @@ describe('extractPodTags on a real-looking pod owned by a deployment', () => {
     );
   });
 
-  it("takes a container's image from its spec (a digest-pinned image has no image_tag)", () => {
+  it("takes a container's image from its spec (a digest-pinned image is tagged 'latest', as the Agent's NewContainerImage does)", () => {
     const envoy = byEntity(infos, `container_id://${ENVOY_ID}`);
     expect(envoy.lowCardTags).toContain('image_name:docker.io/envoyproxy/envoy');
     expect(envoy.lowCardTags).toContain('short_image:envoy');
-    expect(envoy.lowCardTags.some((tag) => tag.startsWith('image_tag:'))).toBe(false);
+    expect(envoy.lowCardTags.filter((tag) => tag.startsWith('image_tag:'))).toEqual(['image_tag:latest']);
     expect(envoy.lowCardTags).toContain('kube_container_name:envoy');
     expect(envoy.lowCardTags).not.toContain('service:checkout-api');
   });
