@@ -93,6 +93,7 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
   const json = config.json || !io.isTTY;
   const warnings: string[] = [];
   const logger = json ? jsonLogger(emit, io.now) : tableLogger(warnings);
+  warnEnvGlobs(config, logger);
 
   const detections = detectCollectors({ config, env: io.env, existing: await probePaths(pathsToProbe(config)) });
   const running = await Promise.all(detections.map((d) => startCollector(d, config, logger)));
@@ -103,7 +104,8 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
   tagger.start();
   let server: TaggerServer;
   try {
-    server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, logger });
+    // A fresh token at each start: one left by an agent that crashed is never reused.
+    server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, rotateToken: true, logger });
   } catch (error) {
     await kv?.close();
     tagger.stop();
@@ -188,6 +190,19 @@ function snapshotOf(
     updates: t.updates,
     ...(kv === undefined ? {} : { kvstore: kv.counters() }),
   };
+}
+
+/**
+ * An `--env-as-tag` pattern (`*`, `DD_*`) turns every matching variable into a tag, secrets
+ * included (passwords, API keys): a user who wrote `*` rarely meant that, so the log says it.
+ */
+function warnEnvGlobs(config: AgentConfig, logger: Logger): void {
+  const patterns = Object.keys(config.envAsTags).filter((name) => name.includes('*'));
+  if (patterns.length === 0) return;
+  logger.warn(
+    `--env-as-tag maps environment variables by pattern (${patterns.join(', ')}): every matching variable of every container becomes a tag that any client may read, secrets (passwords, tokens, keys) included; map the variables by exact name instead`,
+    { patterns },
+  );
 }
 
 /** Joins the shared kvstore when `--kvstore` is given (loading the etcd client only then). */

@@ -10,18 +10,36 @@ export const TOKEN_FILE_ENV = 'TAGSTREAM_TOKEN_FILE';
 
 /**
  * The unix socket path used when none is given: `$TAGSTREAM_SOCKET`, else `tagstream.sock` in
- * `$XDG_RUNTIME_DIR`, else in the temporary directory.
+ * `$XDG_RUNTIME_DIR`, else in a directory of this user's own (see {@link defaultSocketDirectory}).
+ * Never a path in a directory that other users may write.
  *
  * @example
  * ```ts
  * defaultSocketPath({ XDG_RUNTIME_DIR: '/run/user/1000' }); // '/run/user/1000/tagstream.sock'
+ * defaultSocketPath({}, 1000);                              // '/tmp/tagstream-1000/tagstream.sock'
  * ```
  */
-export function defaultSocketPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
+export function defaultSocketPath(env: Readonly<Record<string, string | undefined>> = process.env, uid: number | undefined = process.getuid?.()): string {
   const explicit = env[SOCKET_ENV];
   if (explicit !== undefined && explicit.length > 0) return explicit;
   const runtime = env.XDG_RUNTIME_DIR;
-  return join(runtime !== undefined && runtime.length > 0 ? runtime : tmpdir(), 'tagstream.sock');
+  return join(runtime !== undefined && runtime.length > 0 ? runtime : defaultSocketDirectory(uid), 'tagstream.sock');
+}
+
+/**
+ * The socket's directory when `$XDG_RUNTIME_DIR` is unset (systemd services, sudo): `/run/tagstream`
+ * for root on Linux, else `tagstream-<uid>` in the temporary directory. The server creates it with
+ * mode 0700 and, as every client, refuses it when another user owns it or others can write it.
+ *
+ * @example
+ * ```ts
+ * defaultSocketDirectory(0);    // '/run/tagstream' (on Linux)
+ * defaultSocketDirectory(1000); // '/tmp/tagstream-1000'
+ * ```
+ */
+export function defaultSocketDirectory(uid: number | undefined = process.getuid?.()): string {
+  if (uid === 0 && process.platform === 'linux') return '/run/tagstream';
+  return join(tmpdir(), `tagstream-${uid === undefined ? 'user' : String(uid)}`);
 }
 
 /**

@@ -1,6 +1,7 @@
-import { defer, from, type Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import { TOKEN_ENV, defaultSocketPath, defaultTokenFile } from './address.js';
 import { IpcOptionError } from './errors.js';
+import { checkPrivatePath } from './private-path.js';
 import { checkToken, readTokenFile } from './token.js';
 
 /**
@@ -25,7 +26,11 @@ export interface IpcEndpoint {
   readonly target: { readonly socketPath: string } | { readonly host: string; readonly port: number };
   /** A description for messages: `unix:<path>` or the URL (never the token). */
   readonly address: string;
-  /** The token, read when subscribed (from the file, when there is one). */
+  /**
+   * The token, read when subscribed (from the file, when there is one). On a unix socket it comes
+   * only once the socket and its directories are found to be this user's or root's and not writable
+   * by others (else `IpcPermissionError`): the token is never sent to a socket another user planted.
+   */
   readonly token$: Observable<string>;
 }
 
@@ -58,18 +63,23 @@ export function resolveEndpoint(options: IpcEndpointOptions, env: Readonly<Recor
     target = { socketPath };
     address = `unix:${socketPath}`;
   }
-  let token$: Observable<string>;
+  let read: () => Promise<string>;
   const envToken = env[TOKEN_ENV];
   if (options.token !== undefined) {
     const token = checkToken(options.token, undefined);
-    token$ = defer(() => from([token]));
+    read = () => Promise.resolve(token);
   } else if (options.tokenFile === undefined && envToken !== undefined && envToken.length > 0) {
     const token = checkToken(envToken, undefined);
-    token$ = defer(() => from([token]));
+    read = () => Promise.resolve(token);
   } else {
     const file = options.tokenFile ?? ('socketPath' in target ? defaultTokenFile(target.socketPath, env) : undefined);
     if (file === undefined) throw new IpcOptionError('tokenFile', 'give token or tokenFile with url');
-    token$ = defer(() => readTokenFile(file));
+    read = () => readTokenFile(file);
   }
+  const socketPath = 'socketPath' in target ? target.socketPath : undefined;
+  const token$ = defer(async () => {
+    if (socketPath !== undefined) await checkPrivatePath(socketPath, 'socket');
+    return read();
+  });
   return { target, address, token$ };
 }

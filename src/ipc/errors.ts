@@ -112,3 +112,32 @@ export class IpcOptionError extends IpcError {
     super(`invalid option ${option}: ${reason}`);
   }
 }
+
+/**
+ * A socket, a directory or a token file that this user cannot trust: another user owns it, or
+ * group or others can write it (checked as ssh checks its files), or it cannot be created or
+ * checked for lack of permission. `fix` says what to do; the message holds it too.
+ *
+ * @example
+ * ```ts
+ * await serveTagger(tagger, { socketPath: '/tmp/shared/agent.sock' }).catch((e) => {
+ *   if (e instanceof IpcPermissionError) console.error(e.fix); // 'chmod go-w /tmp/shared'
+ * });
+ * ```
+ */
+export class IpcPermissionError extends IpcError {
+  readonly tag = 'IpcPermission';
+  override readonly name = 'IpcPermissionError';
+  constructor(
+    /** What the path is: `socket`, `directory` or `token file`. */
+    readonly kind: 'socket' | 'directory' | 'token file',
+    readonly path: string,
+    /** What is wrong, e.g. `is owned by uid 65534, not by this user (uid 1000) or root`. */
+    readonly reason: string,
+    /** What to do about it, e.g. `chmod go-w /tmp/shared`. */
+    readonly fix: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`${kind} ${path} ${reason}: ${fix}`, options?.cause === undefined ? undefined : { cause: options.cause });
+  }
+}

@@ -1,4 +1,4 @@
-import { chmod, mkdir, unlink } from 'node:fs/promises';
+import { chmod, stat, unlink } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { type Socket, connect as netConnect } from 'node:net';
 import { dirname } from 'node:path';
@@ -8,16 +8,21 @@ import { InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } 
 import type { Tagger } from '../tagger/tagger.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
 import { defaultSocketPath, defaultTokenFile, isLoopback } from './address.js';
-import { IpcOptionError, IpcRequestError } from './errors.js';
+import { IpcOptionError, IpcPermissionError, IpcRequestError } from './errors.js';
 import { writeEventStream } from './event-stream.js';
 import { ipcMetricsRegistry } from './metrics.js';
+import { checkPrivatePath, isPermissionCode, preparePrivateDirectory } from './private-path.js';
 import { type EntitiesResponse, type IpcRoute, type TagsResponse, errorResponse, parseRoute } from './protocol.js';
 import { type ServerCounters, type ServerTelemetry, countRequest, createServerCounters, snapshotServerCounters } from './server-telemetry.js';
 import { type TokenDigest, bearerMatches, readOrCreateToken, tokenDigest } from './token.js';
 
 /** Options of {@link serveTagger}. Durations in milliseconds, sizes in bytes. */
 export interface ServeTaggerOptions {
-  /** The unix socket to listen on (mode 0600). Default: {@link defaultSocketPath}, unless `port` is given. */
+  /**
+   * The unix socket to listen on (mode 0600). Its directory is created (0700) when missing. The
+   * socket, its directories and the token file must be this user's or root's and not writable by
+   * others, else `IpcPermissionError`. Default: {@link defaultSocketPath}, unless `port` is given.
+   */
   readonly socketPath?: string;
   /** With `port`: the loopback address to listen on over TCP. Default: '127.0.0.1'. Only loopback is accepted. */
   readonly host?: string;
@@ -28,6 +33,12 @@ export interface ServeTaggerOptions {
    * file is removed on close. Default: the socket path + `.token` (required over TCP).
    */
   readonly tokenFile?: string;
+  /**
+   * Write a fresh token into `tokenFile` even when it holds one (it is then removed on close too),
+   * so that a token left by a server that crashed is not reused. Default: false (a token file that
+   * exists is read and kept: a token provisioned for the clients).
+   */
+  readonly rotateToken?: boolean;
   /** Serve `GET /v1/health` without a token. Default: false (nothing is served without the token). */
   readonly healthCheck?: boolean;
   /** The most event streams open at once; one more is answered 429. Default: 64. */
@@ -89,7 +100,10 @@ export interface TaggerServer {
  */
 export async function serveTagger(tagger: Tagger, options: ServeTaggerOptions = {}): Promise<TaggerServer> {
   const settings = resolveSettings(options);
-  const { token, created } = await readOrCreateToken(settings.tokenFile);
+  // Every check before the token is touched: a server refused here never replaces a live server's token.
+  if (settings.socketPath !== undefined) await prepareSocket(settings.socketPath);
+  await preparePrivateDirectory(dirname(settings.tokenFile));
+  const { token, created } = await readOrCreateToken(settings.tokenFile, { rotate: options.rotateToken === true });
   const server = new IpcServer(tagger, settings, tokenDigest(token), created);
   try {
     await server.listen();
@@ -208,14 +222,18 @@ class IpcServer implements TaggerServer {
       this.listening = true;
       return;
     }
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     try {
       await this.listenOn({ path });
     } catch (error) {
-      if (codeOf(error) !== 'EADDRINUSE' || (await socketAnswers(path))) {
-        throw new IpcOptionError('socketPath', `${path} is in use (${codeOf(error)}): is another server running?`);
+      const code = codeOf(error);
+      if (isPermissionCode(code)) {
+        throw new IpcPermissionError('socket', path, `cannot be created (${code}, permission denied)`, `run as a user who may write ${dirname(path)}, or choose another socket path`, { cause: error });
       }
-      // A socket file left by a server that died: nobody answers on it.
+      if (code !== 'EADDRINUSE' || (await socketAnswers(path))) {
+        throw new IpcOptionError('socketPath', `${path} is in use (${code}): is another server running?`);
+      }
+      // A socket file left by a server that died: nobody answers on it. Anything else stays.
+      if (!(await stat(path)).isSocket()) throw new IpcOptionError('socketPath', `${path} exists and is not a socket: remove it or choose another path`);
       await unlink(path);
       await this.listenOn({ path });
     }
@@ -404,6 +422,14 @@ function taggerFailure(error: unknown): IpcRequestError {
   }
   if (error instanceof TaggerNotRunningError) return new IpcRequestError(503, error.tag, error.message, { cause: error });
   return new IpcRequestError(500, 'Internal', 'the tagger failed to answer', { cause: error });
+}
+
+/** Creates the socket's directory, checks it and any socket there, and refuses a socket a live server holds. */
+async function prepareSocket(path: string): Promise<void> {
+  await preparePrivateDirectory(dirname(path));
+  if ((await checkPrivatePath(path, 'socket')) && (await socketAnswers(path))) {
+    throw new IpcOptionError('socketPath', `${path} is in use: is another server running?`);
+  }
 }
 
 /** True when something accepts connections on the unix socket `path`. */

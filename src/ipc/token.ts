@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { IpcTokenError } from './errors.js';
+import { checkPrivatePath } from './private-path.js';
 
 /** The shortest token accepted: shorter is not a secret worth the name. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -54,8 +55,10 @@ export function generateToken(): string {
 }
 
 /**
- * Reads the token in `file` (trimmed). Rejects with {@link IpcTokenError} when the file cannot be
- * read or holds less than {@link MIN_TOKEN_LENGTH} characters. The message never holds the token.
+ * Reads the token in `file` (trimmed). Rejects with `IpcPermissionError` when the file or a
+ * directory above it is another user's or writable by others (the token is not read from a file
+ * that someone else may have planted), and with {@link IpcTokenError} when the file cannot be read
+ * or holds less than {@link MIN_TOKEN_LENGTH} characters. The message never holds the token.
  *
  * @example
  * ```ts
@@ -63,6 +66,7 @@ export function generateToken(): string {
  * ```
  */
 export async function readTokenFile(file: string): Promise<string> {
+  await checkPrivatePath(file, 'token file');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -72,30 +76,46 @@ export async function readTokenFile(file: string): Promise<string> {
   return checkToken(text.trim(), file);
 }
 
+/** Options of {@link readOrCreateToken}. */
+export interface ReadOrCreateTokenOptions {
+  /**
+   * Write a fresh token even when the file holds one, replacing it at once (a new file renamed over
+   * it): a token left by a server that crashed is then never reused. Default: false.
+   */
+  readonly rotate?: boolean;
+}
+
 /**
- * The server's token: read from `file` when it exists, otherwise generated and written there with
- * mode 0600 (`created: true`, so the server may remove it when it closes).
+ * The server's token: read from `file` when it exists (unless `rotate`), otherwise generated and
+ * written there with mode 0600 (`created: true`, so the server may remove it when it closes). A
+ * file that is another user's or writable by others is refused (`IpcPermissionError`), never
+ * read nor replaced.
  *
  * @example
  * ```ts
  * const { token, created } = await readOrCreateToken('/run/tagstream/token');
+ * const fresh = await readOrCreateToken('/run/tagstream/token', { rotate: true }); // created: true
  * ```
  */
-export async function readOrCreateToken(file: string): Promise<{ readonly token: string; readonly created: boolean }> {
-  try {
-    return { token: await readTokenFile(file), created: false };
-  } catch (error) {
-    if (!(error instanceof IpcTokenError) || codeOf(error.cause) !== 'ENOENT') throw error;
+export async function readOrCreateToken(file: string, options: ReadOrCreateTokenOptions = {}): Promise<{ readonly token: string; readonly created: boolean }> {
+  if (options.rotate === true) {
+    await checkPrivatePath(file, 'token file');
+  } else {
+    try {
+      return { token: await readTokenFile(file), created: false };
+    } catch (error) {
+      if (!(error instanceof IpcTokenError) || codeOf(error.cause) !== 'ENOENT') throw error;
+    }
   }
   const token = generateToken();
   try {
-    await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    if (options.rotate === true) await replaceFile(file, `${token}\n`);
+    else await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
   } catch (cause) {
     throw new IpcTokenError(file, `cannot be written (${codeOf(cause)})`, { cause });
   }
   return { token, created: true };
 }
-
 /**
  * Checks a token given directly: at least {@link MIN_TOKEN_LENGTH} characters, no whitespace.
  *
@@ -108,6 +128,18 @@ export function checkToken(token: string, file: string | undefined): string {
   if (token.length < MIN_TOKEN_LENGTH) throw new IpcTokenError(file, `the token must be at least ${MIN_TOKEN_LENGTH} characters`);
   if (/\s/.test(token)) throw new IpcTokenError(file, 'the token must not contain whitespace');
   return token;
+}
+
+/** Writes `text` (mode 0600) under another name, then renames it over `file`: a client never reads half a token. */
+async function replaceFile(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temporary, text, { mode: 0o600, flag: 'wx' });
+  try {
+    await rename(temporary, file);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined); // the rename's error is the one reported
+    throw error;
+  }
 }
 
 function codeOf(error: unknown): string {

@@ -3,13 +3,16 @@
 Standard library only. The server is found through environment variables:
 
 - ``TAGSTREAM_SOCKET``: the server's unix socket (default: ``tagstream.sock`` in
-  ``$XDG_RUNTIME_DIR``, else in the temporary directory);
+  ``$XDG_RUNTIME_DIR``, else in ``/run/tagstream`` for root, else in ``tagstream-<uid>`` in the
+  temporary directory);
 - ``TAGSTREAM_TOKEN``: the token itself, or ``TAGSTREAM_TOKEN_FILE``: a file holding it
   (default: the socket path + ``.token``);
 - ``TAGSTREAM_TIMEOUT``: seconds to wait for an answer (default: 2).
 
 On any error (no server, bad token, timeout, bad answer, bad arguments) ``get_tags`` returns an
-empty list; it never raises.
+empty list; it never raises. The socket, the token file and their directories must belong to this
+user or root and not be writable by others (as ssh checks its files): otherwise the token is not
+sent, ``get_tags`` returns an empty list and the ``tagstream`` logger says what to fix.
 
     >>> import tagger
     >>> tagger.get_tags("container_id://3f4a", tagger.HIGH)
@@ -18,8 +21,11 @@ empty list; it never raises.
 
 import http.client
 import json
+import logging
 import os
 import socket
+import stat
+import sys
 import tempfile
 import urllib.parse
 
@@ -29,6 +35,7 @@ LOW = "low"
 ORCHESTRATOR = "orchestrator"
 HIGH = "high"
 
+_LOG = logging.getLogger("tagstream")
 _CARDINALITIES = (LOW, ORCHESTRATOR, HIGH)
 _MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
@@ -51,12 +58,50 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+class _Untrusted(Exception):
+    """A socket, token file or directory that another user owns or others can write."""
+
+
 def _socket_path():
     path = os.environ.get("TAGSTREAM_SOCKET")
     if path:
         return path
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime:
+        # As the server's default: a directory of this user's own, never a shared one.
+        uid = os.getuid() if hasattr(os, "getuid") else None
+        if uid == 0 and sys.platform.startswith("linux"):
+            runtime = "/run/tagstream"
+        else:
+            runtime = os.path.join(tempfile.gettempdir(), "tagstream-%s" % ("user" if uid is None else uid))
     return os.path.join(runtime, "tagstream.sock")
+
+
+def _check_private(path, kind):
+    """Raises _Untrusted unless ``path`` (when it exists) and each directory above it belong to
+    this user or root and are not writable by group or others (a sticky directory, as /tmp, may be)."""
+    if not hasattr(os, "getuid"):
+        return  # no uids to compare (Windows)
+    uid = os.getuid()
+    path = os.path.abspath(path)
+    current, what = path, kind
+    while True:
+        try:
+            info = os.stat(current)
+        except FileNotFoundError:
+            info = None
+        if info is not None:
+            if info.st_uid not in (uid, 0):
+                raise _Untrusted("%s %s is owned by uid %d, not by this user (uid %d) or root: remove it if you do not know who made it, or chown %d %s"
+                                 % (what, current, info.st_uid, uid, uid, current))
+            sticky = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
+            if info.st_mode & 0o022 and not sticky:
+                raise _Untrusted("%s %s is writable by group or others (mode %04o): chmod go-w %s"
+                                 % (what, current, stat.S_IMODE(info.st_mode), current))
+        parent = os.path.dirname(current)
+        if parent == current:
+            return
+        current, what = parent, "directory"
 
 
 def _token(socket_path):
@@ -64,6 +109,7 @@ def _token(socket_path):
     if token:
         return token.strip()
     token_file = os.environ.get("TAGSTREAM_TOKEN_FILE") or socket_path + ".token"
+    _check_private(token_file, "token file")
     with open(token_file, "r", encoding="utf-8") as handle:
         return handle.read().strip()
 
@@ -81,6 +127,9 @@ def get_tags(entity, cardinality=LOW):
     ORCHESTRATOR, HIGH), as a list of strings; an empty list on any error."""
     try:
         return _get_tags(entity, cardinality)
+    except _Untrusted as error:
+        _LOG.warning("tagstream: not asking the server: %s", error)
+        return []
     except Exception:  # noqa: BLE001 - the contract is an empty list on any error
         return []
 
@@ -89,6 +138,8 @@ def _get_tags(entity, cardinality):
     if not isinstance(entity, str) or "://" not in entity or cardinality not in _CARDINALITIES:
         return []
     path = _socket_path()
+    # Checked before the token is read or sent: another user's socket never gets it.
+    _check_private(path, "socket")
     token = _token(path)
     if not token:
         return []
