@@ -229,9 +229,10 @@ async function startCollector(detection: Detection, config: AgentConfig, logger:
     }
     switch (detection.name) {
       case 'docker': {
-        const [{ default: Docker }, { dockerCollector }] = await Promise.all([import('dockerode'), import('../collectors/docker/collector.js')]);
+        const [{ dockerClient }, { dockerCollector }] = await Promise.all([import('../collectors/docker/client.js'), import('../collectors/docker/collector.js')]);
         const docker = dockerCollector({
-          docker: new Docker('socketPath' in detection.target ? { socketPath: detection.target.socketPath } : { host: detection.target.host, port: detection.target.port }),
+          // A client that never follows a redirect: no request leaves for another host than the engine.
+          docker: dockerClient('socketPath' in detection.target ? { socketPath: detection.target.socketPath } : { host: detection.target.host, port: detection.target.port }),
           labelsAsTags: config.labelsAsTags,
           envAsTags: config.envAsTags,
           logger,

@@ -3,7 +3,7 @@
  * error. Pure: the config file's text is given, not read.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { isEntityId } from '../tagger/entity-id.js';
+import { checkEntityId } from '../tagger/entity-id.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { AGENT_FLAG_OPTIONS, type AgentConfig, parseAgentConfig, parseConfigFile } from './agent-config.js';
 import { CliUsageError } from './errors.js';
@@ -194,7 +194,11 @@ function parseQuery(command: Exclude<CommandName, 'agent'>, args: readonly strin
       throw new CliUsageError('tagstream tag', 'command', positionals.length === 0 ? 'expected an entity, e.g. container_id://3f4a' : `expected one entity, got ${positionals.length}`);
     }
     const entity = positionals[0] ?? '';
-    if (!isEntityId(entity)) throw new CliUsageError('tagstream tag', 'command', `${JSON.stringify(entity)} is not an entity id (prefix://id, e.g. container_id://3f4a)`);
+    const invalid = checkEntityId(entity);
+    if (invalid !== undefined) {
+      const quoted = entity.length > 200 ? `${JSON.stringify(entity.slice(0, 200))}…` : JSON.stringify(entity);
+      throw new CliUsageError('tagstream tag', 'command', `${quoted} is not an entity id (${invalid.reason}; e.g. container_id://3f4a)`, { cause: invalid });
+    }
     return { command, entity, cardinality, json, connection };
   }
   if (positionals.length > 0) throw new CliUsageError(`tagstream ${command}`, 'command', `unexpected argument ${JSON.stringify(positionals[0])}`);

@@ -20,7 +20,9 @@ type QueryCommand = Extract<CliCommand, { command: 'tag' | 'list' | 'watch' }>;
 
 /**
  * Runs a query command against the agent; resolves with the exit code (0), rejects with a
- * {@link CliRuntimeError} when the agent cannot be reached or answers with an error.
+ * {@link CliRuntimeError} when the agent cannot be reached or answers with an error, or with a
+ * {@link CliUsageError} (exit 2) when the agent refuses the entity id (malformed, or a short id that
+ * begins several entities).
  *
  * @example
  * ```ts
@@ -63,7 +65,13 @@ async function ask<T>(answer$: Observable<T>, operation: string, endpoint: IpcEn
   }
 }
 
-function failure(operation: string, endpoint: IpcEndpoint, error: unknown): CliRuntimeError {
+/** The codes of a 400 that is about the entity asked for: the command line is at fault (exit 2). */
+const ENTITY_CODES: ReadonlySet<string | undefined> = new Set(['InvalidEntityId', 'AmbiguousEntityId']);
+
+function failure(operation: string, endpoint: IpcEndpoint, error: unknown): CliRuntimeError | CliUsageError {
+  if (error instanceof IpcResponseError && error.status === 400 && ENTITY_CODES.has(error.code)) {
+    return new CliUsageError(`tagstream ${operation}`, 'command', error.message, { cause: error });
+  }
   if (error instanceof IpcResponseError && error.status === 401) {
     return new CliRuntimeError(operation, `the agent at ${endpoint.address} refused the token (401): check --token, --token-file or TAGSTREAM_TOKEN(_FILE)`, { cause: error });
   }

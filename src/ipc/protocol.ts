@@ -3,7 +3,7 @@
  * each answer and stream line looks like. The server and the client are adapters around it; writers
  * of clients in other languages read the same rules in docs/ipc.md.
  */
-import { isEntityId } from '../tagger/entity-id.js';
+import { checkEntityId } from '../tagger/entity-id.js';
 import type { EntityListing } from '../tagger/tagger.js';
 import { type TagCardinality, isCardinality } from '../tagger/types.js';
 import { IpcRequestError } from './errors.js';
@@ -85,7 +85,8 @@ export type StreamLine = EventLine | SyncedLine | KeepAliveLine;
 
 /**
  * Understands a request line: the route it asks for, or the {@link IpcRequestError} to answer
- * with (400 bad parameter, 404 unknown path, 405 not GET, 414 URL too long). Pure: it checks the
+ * with (400 bad parameter, among them an entity id that is not `prefix://id` of printable
+ * characters within 4 KiB; 404 unknown path, 405 not GET, 414 URL too long). Pure: it checks the
  * shape of the request only, not the token.
  *
  * @example
@@ -122,7 +123,9 @@ function matchPath(path: string, query: URLSearchParams, limits: RouteLimits): I
     } catch (cause) {
       return new IpcRequestError(400, 'InvalidEntityId', 'the entity id is not valid percent-encoding', { cause });
     }
-    if (!isEntityId(entity)) return new IpcRequestError(400, 'InvalidEntityId', `invalid entity id ${JSON.stringify(entity)}: expected prefix://id`);
+    // The tagger checks it too; refused here, a bad id costs no tagger work and never reaches a collector.
+    const invalid = checkEntityId(entity);
+    if (invalid !== undefined) return new IpcRequestError(400, invalid.tag, invalid.message, { cause: invalid });
     const cardinality = cardinalityParam(query);
     return cardinality instanceof IpcRequestError ? cardinality : { kind: 'tags', entity, cardinality };
   }

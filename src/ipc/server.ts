@@ -4,7 +4,7 @@ import { type Socket, connect as netConnect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
 import { type SchedulerLike, Subject, defer, fromEvent, takeUntil } from 'rxjs';
-import { InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
+import { AmbiguousEntityIdError, InvalidCardinalityError, InvalidEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
 import type { Tagger } from '../tagger/tagger.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
 import { defaultSocketPath, defaultTokenFile, isLoopback } from './address.js';
@@ -417,7 +417,7 @@ class IpcServer implements TaggerServer {
 }
 
 function taggerFailure(error: unknown): IpcRequestError {
-  if (error instanceof InvalidEntityIdError || error instanceof InvalidCardinalityError) {
+  if (error instanceof InvalidEntityIdError || error instanceof InvalidCardinalityError || error instanceof AmbiguousEntityIdError) {
     return new IpcRequestError(400, error.tag, error.message, { cause: error });
   }
   if (error instanceof TaggerNotRunningError) return new IpcRequestError(503, error.tag, error.message, { cause: error });

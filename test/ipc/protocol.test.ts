@@ -33,6 +33,9 @@ describe('parseRoute', () => {
 
   it.each([
     ['GET', '/v1/tags/abc', 400, 'InvalidEntityId'],
+    ['GET', '/v1/tags/container_id%3A%2F%2Fa%00b', 400, 'InvalidEntityId'],
+    ['GET', '/v1/tags/container_id%3A%2F%2Fa%0Ab', 400, 'InvalidEntityId'],
+    ['GET', '/v1/tags/container_id%3A%2F%2F%E2%80%8Bx', 400, 'InvalidEntityId'],
     ['GET', '/v1/tags/a%3A%2F%2Fb?cardinality=medium', 400, 'InvalidCardinality'],
     ['GET', '/v1/tags/a%3A%2F%2Fb?cardinality=low&cardinality=high', 400, 'InvalidCardinality'],
     ['GET', '/v1/events?levels=1&cardinality=low', 400, 'InvalidParameter'],
@@ -46,6 +49,14 @@ describe('parseRoute', () => {
     const route = parseRoute(method, target, limits);
     expect(route).toBeInstanceOf(IpcRequestError);
     expect(route).toMatchObject({ status, code });
+  });
+
+  it('refuses an entity id longer than 4096 characters with 400, however long the server lets URLs be', () => {
+    const wide = { ...limits, maxUrlLength: 65_536 };
+    const at = (n: number): ReturnType<typeof parseRoute> => parseRoute('GET', `/v1/tags/container_id%3A%2F%2F${'a'.repeat(n)}`, wide);
+    expect(at(4096 - 'container_id://'.length)).toMatchObject({ kind: 'tags' });
+    expect(at(4097 - 'container_id://'.length)).toMatchObject({ status: 400, code: 'InvalidEntityId' });
+    expect((at(20_000) as Error).message.length).toBeLessThan(400);
   });
 
   it('never throws, and answers a route or a 4xx, whatever the input', () => {

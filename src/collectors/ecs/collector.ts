@@ -17,13 +17,14 @@ import {
 } from 'rxjs';
 import type { Observable, SchedulerLike } from 'rxjs';
 import { EntityIdPrefix } from '../../tagger/entity-id.js';
+import { isEcsContainerId } from '../shared/id-forms.js';
 import { SourcePriority } from '../../tagger/types.js';
 import type { Collector, TagInfo } from '../../tagger/types.js';
 import { silentLogger } from '../../util/logger.js';
 import type { Logger } from '../../util/logger.js';
 import { EcsCollectorOptionError, EcsMetadataError } from './errors.js';
 import type { EcsMetadataFailure } from './errors.js';
-import { extractEcsTags } from './extract.js';
+import { extractEcsContainerTags, extractEcsTags } from './extract.js';
 import { readTaskMetadata } from './task-metadata.js';
 import type { EcsTaskMetadata } from './task-metadata.js';
 
@@ -72,7 +73,10 @@ export interface EcsCollectorOptions {
    * creation). While some container of the kept answer has no id yet, an unknown container asks again.
    */
   readonly cacheTtl?: number;
-  /** The source written into every TagInfo (default 'ecs'). */
+  /**
+   * The source of the task's TagInfos (default 'ecs'); on Fargate the containers' own tags
+   * (`extractEcsContainerTags`) come under `<source>-container`.
+   */
   readonly source?: string;
   /** Where failed requests are reported (default: silent). */
   readonly logger?: Logger;
@@ -220,6 +224,8 @@ async function loadTask(fetchFn: EcsFetch, url: string, signal: AbortSignal): Pr
  * The fetch-only ECS collector: it never pushes on its own; `fetch(entity)` reads the task
  * metadata (v4) of the task it runs in, turns every container of the task into a TagInfo, and
  * emits them all when the asked container is one of them (nothing otherwise), then completes.
+ * Only a `container_id://` in a `DockerId`'s form (64 hex digits, or Fargate's 32 hex digits, a
+ * dash and digits) is looked up; anything else is a miss without a request.
  *
  * Concurrent look-ups share one request; a task's answer is kept (see `cacheTtl`). Failed
  * requests and timeouts are logged, counted in `errors` and answered as a miss: `fetch` never
@@ -302,7 +308,8 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
         with: () => throwError(() => new EcsMetadataError('timeout', target, `no answer within ${fetchTimeout} ms`)),
       }),
       map((task): TaskAnswer => {
-        const infos = extractEcsTags(task, { source, logger });
+        // On Fargate no Docker collector tags the containers: their own tags come from the task too.
+        const infos = [...extractEcsTags(task, { source, logger }), ...extractEcsContainerTags(task, { source: `${source}-container` })];
         const complete = (task.Containers ?? []).every(
           (container) => container.KnownStatus === 'STOPPED' || (container.DockerId ?? '').length > 0,
         );
@@ -311,7 +318,7 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
       tap({
         next: (answer) => {
           kept = answer;
-          setState({ status: 'ready', containers: answer.infos.length });
+          setState({ status: 'ready', containers: answer.entities.size });
         },
         error: (error: unknown) => {
           errors += 1;
@@ -334,7 +341,8 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
 
   const lookUp = (entity: string): Observable<TagInfo> =>
     defer(() => {
-      if (shared$ === undefined || !entity.startsWith(CONTAINER_PREFIX)) {
+      // Only a DockerId's form is looked up: anything else is a miss without a request.
+      if (shared$ === undefined || !entity.startsWith(CONTAINER_PREFIX) || !isEcsContainerId(entity.slice(CONTAINER_PREFIX.length))) {
         misses += 1;
         return EMPTY;
       }

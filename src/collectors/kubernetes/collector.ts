@@ -25,6 +25,7 @@ import {
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
 import { EntityIdPrefix } from '../../tagger/entity-id.js';
+import { isPodUid, isRuntimeContainerId } from '../shared/id-forms.js';
 import { deleteEntityInfo } from '../../tagger/stream-collector.js';
 import { SourcePriority } from '../../tagger/types.js';
 import type { Collector, TagInfo } from '../../tagger/types.js';
@@ -218,7 +219,9 @@ function positive(option: string, value: number, expected = 'a positive number o
  * `fetch(entity)` answers a `kubernetes_pod_uid://` or `container_id://` entity with the TagInfos
  * of its pod (the pod and every container) from the last complete list, or lists the node now
  * when the last list does not know it (concurrent look-ups share one list); nothing when the
- * node runs no such entity or the list fails (logged, counted). It never errors.
+ * node runs no such entity or the list fails (logged, counted). It never errors. An id not in the
+ * form the node reports (a pod uid is a UUID, a container id a runtime's token such as 64 hex
+ * digits) is a miss without a list.
  *
  * Throws {@link KubernetesCollectorOptionError} when there is no node name or an option is out
  * of range.
@@ -473,7 +476,11 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
 
   const fetch = (entity: string): Observable<TagInfo> =>
     defer(() => {
-      if (!entity.startsWith(POD_PREFIX) && !entity.startsWith(CONTAINER_PREFIX)) {
+      // Only ids in the form the node reports them are looked up: anything else lists nothing.
+      const inForm = entity.startsWith(POD_PREFIX)
+        ? isPodUid(entity.slice(POD_PREFIX.length))
+        : entity.startsWith(CONTAINER_PREFIX) && isRuntimeContainerId(entity.slice(CONTAINER_PREFIX.length));
+      if (!inForm) {
         fetchMisses += 1;
         return EMPTY;
       }

@@ -10,7 +10,9 @@ Standard library only. The server is found through environment variables:
 - ``TAGSTREAM_TIMEOUT``: seconds to wait for an answer (default: 2).
 
 On any error (no server, bad token, timeout, bad answer, bad arguments) ``get_tags`` returns an
-empty list; it never raises. The socket, the token file and their directories must belong to this
+empty list; it never raises. An entity id the server refuses (not ``prefix://id`` of printable
+characters within 4096, or a short container id that begins several containers) is also logged
+on the ``tagstream`` logger, with the reason. The socket, the token file and their directories must belong to this
 user or root and not be writable by others (as ssh checks its files): otherwise the token is not
 sent, ``get_tags`` returns an empty list and the ``tagstream`` logger says what to fix.
 
@@ -38,6 +40,7 @@ HIGH = "high"
 _LOG = logging.getLogger("tagstream")
 _CARDINALITIES = (LOW, ORCHESTRATOR, HIGH)
 _MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_MAX_ENTITY_ID_LENGTH = 4096
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -134,8 +137,39 @@ def get_tags(entity, cardinality=LOW):
         return []
 
 
+def _entity_problem(entity):
+    """Why ``entity`` is refused before any request, or None: the server's rule, a string
+    ``prefix://id`` of at most 4096 (UTF-16) characters, each printable."""
+    if not isinstance(entity, str):
+        return "expected a string prefix://id"
+    if len(entity.encode("utf-16-le", "surrogatepass")) // 2 > _MAX_ENTITY_ID_LENGTH:
+        return "longer than %d characters" % _MAX_ENTITY_ID_LENGTH
+    prefix, separator, rest = entity.partition("://")
+    if not prefix or not separator or not rest:
+        return "expected prefix://id"
+    if not entity.isprintable():
+        return "a character is not printable"
+    return None
+
+
+def _refusal(body):
+    """The server's message when it refused the entity id (malformed, or a short id that begins
+    several entities), else None."""
+    try:
+        error = json.loads(body.decode("utf-8")).get("error")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(error, dict) and error.get("code") in ("InvalidEntityId", "AmbiguousEntityId"):
+        return str(error.get("message"))
+    return None
+
+
 def _get_tags(entity, cardinality):
-    if not isinstance(entity, str) or "://" not in entity or cardinality not in _CARDINALITIES:
+    if cardinality not in _CARDINALITIES:
+        return []
+    problem = _entity_problem(entity)
+    if problem is not None:
+        logging.getLogger("tagstream").warning("tagstream: invalid entity id %.200r: %s", entity, problem)
         return []
     path = _socket_path()
     # Checked before the token is read or sent: another user's socket never gets it.
@@ -149,6 +183,11 @@ def _get_tags(entity, cardinality):
         connection.request("GET", target, headers={"Authorization": "Bearer " + token, "Accept": "application/json"})
         response = connection.getresponse()
         body = response.read(_MAX_ANSWER_BYTES + 1)
+        if response.status == 400:
+            refusal = _refusal(body[:65536])
+            if refusal is not None:
+                logging.getLogger("tagstream").warning("tagstream: %s", refusal)
+            return []
         if response.status != 200 or len(body) > _MAX_ANSWER_BYTES:
             return []
     finally:

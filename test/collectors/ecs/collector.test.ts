@@ -66,6 +66,16 @@ describe('ecsCollector', () => {
     expect(ecs.counters).toEqual({ requests: 1, misses: 0, errors: 0 });
   });
 
+  it('looks up only a DockerId: any other container id is a miss without a request', async () => {
+    const ecs = ecsCollector({ metadataUri: server.uri });
+    for (const id of ['../x', '..', 'a?b=c', 'x/logs?follow=1', 'not-in-this-task', `${'a'.repeat(32)}-x`, 'A'.repeat(64)]) {
+      expect(await fetchAll(ecs, `container_id://${id}`)).toEqual([]);
+    }
+    expect(server.requests).toEqual([]);
+    expect(ecs.counters).toEqual({ requests: 0, misses: 7, errors: 0 });
+    expect((await fetchAll(ecs, CURL)).length).toBe(2);
+  });
+
   it("keeps a task's answer: later look-ups, found or not, send no request", async () => {
     const ecs = ecsCollector({ metadataUri: server.uri });
     await fetchAll(ecs, CURL);

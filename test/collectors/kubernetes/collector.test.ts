@@ -318,6 +318,14 @@ describe('kubernetesCollector: fetch', () => {
     expect(await t.tag(containerId('b-1'), 'orchestrator')).toEqual(expect.arrayContaining(['pod_name:b', 'kube_container_name:app']));
   });
 
+  it('lists nothing for an id that is not in the form the node reports', async () => {
+    const k8s = collector({ period: 60_000 });
+    for (const entity of [podUid('../x'), podUid('0C5D2B8E-4F1A-4B7E-9C3D-8A2F6E1B7C90'), podUid('a?b=c'), containerId('a/../b'), containerId('..'), containerId('x?y'), containerId('-x')]) {
+      expect(await fetchAll(k8s, entity)).toEqual([]);
+    }
+    expect(k8s.counters).toMatchObject({ lists: 0, fetchMisses: 7 });
+  });
+
   it('a failed list on a miss finds nothing and is counted', async () => {
     const k8s = collector();
     server.failNext(1, 503, 'list');
