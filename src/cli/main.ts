@@ -7,7 +7,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type CliCommand, configFileOf, parseCommandLine } from './command-line.js';
 import { CliError, CliUsageError } from './errors.js';
-import { type CliIo, processIo } from './io.js';
+import { type CliIo, flushOutput, processIo } from './io.js';
 import { usage } from './usage.js';
 
 function version(): string {
@@ -80,8 +80,10 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
 const invoked = process.argv[1];
 if (invoked !== undefined && realpathSync(invoked) === fileURLToPath(import.meta.url)) {
   const io = processIo();
-  void main(process.argv.slice(2), io).then((code) => {
+  void main(process.argv.slice(2), io).then(async (code) => {
     process.exitCode = code;
+    // Exiting before stdout drains would cut a piped answer short (| cat got 64 KiB of 300).
+    await flushOutput();
     // The agent's and watch's handles (sockets, timers) are closed; exit now rather than wait on stragglers.
     process.exit(code);
   });

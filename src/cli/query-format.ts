@@ -1,7 +1,33 @@
 /**
- * What `tagstream tag`, `list` and `watch` print. Pure: an answer in, text out.
+ * What `tagstream tag`, `list` and `watch` print. Pure: an answer in, text out. In text output the
+ * control characters of entity ids and tags are escaped (see {@link escapeControls}); `--json` is exact.
  */
 import type { EntitiesResponse, StreamLine, TagsResponse } from '../ipc/protocol.js';
+
+/** C0 controls, DEL and C1 controls: line breaks and the starts of terminal escape sequences. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * `text` with its control characters (C0, DEL, C1) written as escapes — `\n`, `\r`, `\t`, `\x1b`,
+ * `\x7f`, `\u009b` — so that a tag cannot forge a line or send a terminal escape. Other text,
+ * backslashes included, is left as is.
+ *
+ * @example
+ * ```ts
+ * escapeControls('a\nenv:prod'); // 'a\\nenv:prod' (prints as a\nenv:prod, one line)
+ * escapeControls('\x1b[2J');     // '\\x1b[2J'
+ * ```
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const named = NAMED[c];
+    if (named !== undefined) return named;
+    const code = c.charCodeAt(0);
+    return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
 
 /**
  * `tagstream tag`: one tag per line (nothing when there is none), or the answer as JSON.
@@ -13,7 +39,7 @@ import type { EntitiesResponse, StreamLine, TagsResponse } from '../ipc/protocol
  */
 export function formatTags(answer: TagsResponse, json: boolean): string {
   if (json) return `${JSON.stringify({ entity: answer.entity, cardinality: answer.cardinality, tags: answer.tags })}\n`;
-  return answer.tags.map((tag) => `${tag}\n`).join('');
+  return answer.tags.map((tag) => `${escapeControls(tag)}\n`).join('');
 }
 
 /**
@@ -31,13 +57,13 @@ export function formatEntities(answer: EntitiesResponse, json: boolean): string 
   const lines: string[] = [];
   const sorted = [...answer.entities].sort((a, b) => a.entity.localeCompare(b.entity));
   for (const e of sorted) {
-    lines.push(`${e.entity}  (${e.sources.join(', ')})`);
+    lines.push(`${escapeControls(e.entity)}  (${e.sources.map(escapeControls).join(', ')})`);
     const low = e.tags.low;
     const orchestrator = e.tags.orchestrator.filter((t) => !low.includes(t));
     const high = e.tags.high.filter((t) => !e.tags.orchestrator.includes(t));
-    if (low.length > 0) lines.push(`  low           ${low.join(', ')}`);
-    if (orchestrator.length > 0) lines.push(`  orchestrator  ${orchestrator.join(', ')}`);
-    if (high.length > 0) lines.push(`  high          ${high.join(', ')}`);
+    if (low.length > 0) lines.push(`  low           ${low.map(escapeControls).join(', ')}`);
+    if (orchestrator.length > 0) lines.push(`  orchestrator  ${orchestrator.map(escapeControls).join(', ')}`);
+    if (high.length > 0) lines.push(`  high          ${high.map(escapeControls).join(', ')}`);
     if (low.length + orchestrator.length + high.length === 0) lines.push('  (no tags)');
   }
   lines.push(`${sorted.length} ${sorted.length === 1 ? 'entity' : 'entities'}`);
@@ -64,6 +90,6 @@ export function formatStreamLine(line: StreamLine, time: number, json: boolean):
   }
   const clock = new Date(time).toISOString().slice(11, 19);
   if (line.type === 'synced') return `# ${clock} synced: ${line.entities} ${line.entities === 1 ? 'entity' : 'entities'}; watching for changes (Ctrl-C to stop)\n`;
-  const tags = line.tags.length > 0 ? `  ${line.tags.join(', ')}` : '';
-  return `${clock} ${line.type.padEnd(9)} ${line.entity}${tags}\n`;
+  const tags = line.tags.length > 0 ? `  ${line.tags.map(escapeControls).join(', ')}` : '';
+  return `${clock} ${line.type.padEnd(9)} ${escapeControls(line.entity)}${tags}\n`;
 }
