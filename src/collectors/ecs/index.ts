@@ -14,7 +14,7 @@ export type {
 } from './collector.js';
 export { EcsCollectorOptionError, EcsMetadataError } from './errors.js';
 export type { EcsMetadataFailure } from './errors.js';
-export { extractEcsTags } from './extract.js';
-export type { EcsExtractOptions } from './extract.js';
+export { extractEcsContainerTags, extractEcsTags, isFargateTask } from './extract.js';
+export type { EcsContainerExtractOptions, EcsExtractOptions } from './extract.js';
 export { readTaskMetadata } from './task-metadata.js';
 export type { EcsContainerMetadata, EcsTaskMetadata } from './task-metadata.js';

@@ -13,8 +13,12 @@ export interface EcsContainerMetadata {
   readonly DockerId?: string;
   /** The name in the task definition (`ecs_container_name`). */
   readonly Name?: string;
+  /** The name the runtime gave the container (`container_name` on Fargate). */
   readonly DockerName?: string;
+  /** The image reference of the task definition. */
   readonly Image?: string;
+  /** The image's digest (`sha256:…`; `image_id` on Fargate). */
+  readonly ImageID?: string;
   /** `PENDING`, `RUNNING`, `STOPPED`, … */
   readonly KnownStatus?: string;
   readonly DesiredStatus?: string;
@@ -40,10 +44,12 @@ export interface EcsTaskMetadata {
   readonly TaskARN?: string;
   readonly Family?: string;
   readonly Revision?: string;
+  /** The service that started the task, when one did (EC2; `ecs_service`, lower case). */
   readonly ServiceName?: string;
   readonly KnownStatus?: string;
   readonly DesiredStatus?: string;
   readonly AvailabilityZone?: string;
+  /** `EC2` or `FARGATE` (absent from old ECS agents: read as EC2, as the Datadog Agent does). */
   readonly LaunchType?: string;
   readonly Containers?: readonly EcsContainerMetadata[];
   /** The task's AWS resource tags (`/taskWithTags` only). */
@@ -88,7 +94,7 @@ const TASK_FIELDS = [
   'AvailabilityZone',
   'LaunchType',
 ] as const;
-const CONTAINER_FIELDS = ['DockerId', 'Name', 'DockerName', 'Image', 'KnownStatus', 'DesiredStatus', 'Type'] as const;
+const CONTAINER_FIELDS = ['DockerId', 'Name', 'DockerName', 'Image', 'ImageID', 'KnownStatus', 'DesiredStatus', 'Type'] as const;
 
 /**
  * Reads a task metadata document from parsed JSON, keeping the fields of the expected types;

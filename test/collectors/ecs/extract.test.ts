@@ -25,8 +25,8 @@ const EC2_TASK_LOW = [
   'task_name:curltest',
   'task_version:26',
   'region:us-west-2',
-  'availability_zone:us-west-2d',
   'aws_account:111122223333',
+  'ecs_service:myservice',
 ];
 
 describe('extractEcsTags on an EC2 task (AWS documentation example)', () => {
@@ -68,6 +68,7 @@ describe('extractEcsTags on a Fargate task (AWS documentation example)', () => {
         'task_version:3',
         'region:us-west-2',
         'availability_zone:us-west-2a',
+        'availability-zone:us-west-2a',
         'aws_account:111122223333',
         'ecs_container_name:curl',
       ]),
@@ -77,16 +78,15 @@ describe('extractEcsTags on a Fargate task (AWS documentation example)', () => {
 });
 
 describe('extractEcsTags: rules', () => {
-  it("adds the task's and the container instance's AWS tags (from /taskWithTags) at low", () => {
+  it("adds the task's and the container instance's AWS tags (from /taskWithTags) at low, without AWS's own", () => {
     const document = {
       ...taskDocument('ec2-task'),
       TaskTags: { 'tag-use': 'task-metadata-endpoint-test', team: 'payments' },
       ContainerInstanceTags: { tag_key: 'tag_value', 'aws:autoscaling:groupName': 'ecs-asg' },
     };
     const curl = byEntity(extractEcsTags(read(document)), `container_id://${EC2_CURL_ID}`);
-    expect(curl.lowCardTags).toEqual(
-      expect.arrayContaining(['tag-use:task-metadata-endpoint-test', 'team:payments', 'tag_key:tag_value', 'aws:autoscaling:groupName:ecs-asg']),
-    );
+    expect(curl.lowCardTags).toEqual(expect.arrayContaining(['tag-use:task-metadata-endpoint-test', 'team:payments', 'tag_key:tag_value']));
+    expect(curl.lowCardTags.some((tag) => tag.startsWith('aws:'))).toBe(false);
   });
 
   it('leaves out region and aws_account when neither the task nor the cluster is an ARN', () => {
