@@ -45,6 +45,8 @@ export type {
   TagsResponse,
 } from './protocol.js';
 export { MIN_TOKEN_LENGTH, bearerMatches, checkToken, generateToken, readOrCreateToken, readTokenFile, tokenDigest } from './token.js';
-export type { TokenDigest } from './token.js';
-export { SOCKET_ENV, TOKEN_ENV, TOKEN_FILE_ENV, defaultSocketPath, defaultTokenFile, isLoopback } from './address.js';
-export { IpcConnectionError, IpcError, IpcOptionError, IpcRequestError, IpcResponseError, IpcTokenError } from './errors.js';
+export type { ReadOrCreateTokenOptions, TokenDigest } from './token.js';
+export { checkPrivatePath, preparePrivateDirectory } from './private-path.js';
+export type { PrivatePathKind } from './private-path.js';
+export { SOCKET_ENV, TOKEN_ENV, TOKEN_FILE_ENV, defaultSocketDirectory, defaultSocketPath, defaultTokenFile, isLoopback } from './address.js';
+export { IpcConnectionError, IpcError, IpcOptionError, IpcPermissionError, IpcRequestError, IpcResponseError, IpcTokenError } from './errors.js';
