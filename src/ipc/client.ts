@@ -20,7 +20,7 @@ import {
   throwError,
 } from 'rxjs';
 import { type TaggerStatus, checkQuery } from '../tagger/check-query.js';
-import { TaggerNotRunningError } from '../tagger/errors.js';
+import { AmbiguousEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
 import type { EntityTags } from '../tagger/tag-store-state.js';
 import { tagEvents } from '../tagger/tag-events.js';
 import type { EntityListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
@@ -31,7 +31,7 @@ import { sameArray } from '../util/arrays.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
 import { type IpcEndpoint, type IpcEndpointOptions, resolveEndpoint } from './endpoint.js';
-import { IpcConnectionError, IpcError, IpcOptionError } from './errors.js';
+import { IpcConnectionError, IpcError, IpcOptionError, IpcResponseError } from './errors.js';
 import { type MirrorChange, type MirrorInput, createMirrorState, readMirror, reduceMirror } from './mirror.js';
 import { type EntitiesResponse, type StreamLine, type TagsResponse, entitiesPath, eventsPath, tagsPath } from './protocol.js';
 import { getJson, streamLines } from './transport.js';
@@ -302,6 +302,10 @@ class RemoteTagger implements TaggerClient {
     }).pipe(
       map((body) => (Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [])),
       catchError((error: unknown) => {
+        // An answer about the id, not a failure: the short id begins several entities.
+        if (error instanceof IpcResponseError && error.status === 400 && error.code === 'AmbiguousEntityId') {
+          return throwError(() => new AmbiguousEntityIdError(entity, 2));
+        }
         this.client.directQueryErrors += 1;
         this.counters.fetchErrors += 1;
         this.logger.warn('tagstream server query failed; answering with the mirror', {

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Subject } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TagInfo, type Tagger, containerId, createTagger, silentLogger, streamCollector, tagInfo } from '../../src/index.js';
-import { type TaggerServer, serveTagger, tagsPath } from '../../src/ipc/index.js';
+import { AmbiguousEntityIdError, type TagInfo, type Tagger, containerId, createTagger, silentLogger, streamCollector, tagInfo } from '../../src/index.js';
+import { type TaggerServer, createTaggerClient, serveTagger, tagsPath } from '../../src/ipc/index.js';
 import { runCli } from '../cli/helpers.js';
 import { get, tempDir } from './helpers.js';
 
@@ -67,6 +67,18 @@ describe('short and malformed entity ids over IPC, the CLI and Python', () => {
     const ambiguous = await get(socketPath, tagsPath(containerId(SHARED), 'low'), token);
     expect(ambiguous.status).toBe(400);
     expect(JSON.parse(ambiguous.body)).toEqual({ error: { code: 'AmbiguousEntityId', message: expect.stringMatching(/ambiguous entity id .*begins 2 entities/) } });
+  });
+
+  it('the remote tagger answers a unique short id through the server, and rejects an ambiguous one with AmbiguousEntityIdError', async () => {
+    const client = createTaggerClient({ socketPath, tokenFile, logger: silentLogger });
+    client.start();
+    try {
+      expect(await client.tag(containerId(`${SHARED}2`))).toEqual(['app:b']);
+      await expect(client.tag(containerId(SHARED))).rejects.toBeInstanceOf(AmbiguousEntityIdError);
+      expect(client.clientTelemetry().directQueryErrors).toBe(0);
+    } finally {
+      client.stop();
+    }
   });
 
   it('`tagstream tag` answers a unique short id, and exits 2 with the reason for an ambiguous or malformed one', async () => {
