@@ -18,6 +18,12 @@ import type {
  * decoding fills them in, skips unknown fields (and fields whose wire type is not the declared
  * one, as Go's decoder does), refuses invalid UTF-8 in strings, and refuses 64-bit integers that
  * a `number` cannot hold exactly. Decoded `bytes` fields are views into the input buffer.
+ *
+ * A singular embedded message that appears more than once on the wire is merged, not replaced
+ * (protobuf's rule, which Go's decoder follows): each reader below takes the value decoded so far
+ * as its starting point, so a later instance overwrites the scalars it carries, appends to the
+ * repeated fields, merges the map entries and, recursively, the embedded messages. A oneof member
+ * seen again merges the same way; a different member of the oneof replaces it.
  */
 
 const { Varint, LengthDelimited } = WireType;
@@ -183,9 +189,9 @@ function checkEnd(r: BinaryReader, end: number): void {
   if (r.pos !== end) throw new Error('message ends inside a field');
 }
 
-function readSecondsNanos(r: BinaryReader, end: number): Timestamp {
-  let seconds = 0;
-  let nanos = 0;
+function readSecondsNanos(r: BinaryReader, end: number, base?: Timestamp): Timestamp {
+  let seconds = base?.seconds ?? 0;
+  let nanos = base?.nanos ?? 0;
   while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no === 1 && wt === Varint) seconds = safeInteger(r.int64());
@@ -196,14 +202,14 @@ function readSecondsNanos(r: BinaryReader, end: number): Timestamp {
   return { seconds, nanos };
 }
 
-function readDescriptor(r: BinaryReader, end: number): LogStreamDescriptor {
-  let prefix = '';
-  let name = '';
-  let streamType = 0;
-  let contentType = '';
-  let timestamp: Timestamp | undefined;
-  const tags: [string, string][] = [];
-  let binaryFileExt = '';
+function readDescriptor(r: BinaryReader, end: number, base?: LogStreamDescriptor): LogStreamDescriptor {
+  let prefix = base?.prefix ?? '';
+  let name = base?.name ?? '';
+  let streamType = base?.streamType ?? 0;
+  let contentType = base?.contentType ?? '';
+  let timestamp: Timestamp | undefined = base?.timestamp;
+  const tags: [string, string][] = Object.entries(base?.tags ?? {});
+  let binaryFileExt = base?.binaryFileExt ?? '';
   while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no === 3 && wt === Varint) streamType = r.int32();
@@ -211,7 +217,7 @@ function readDescriptor(r: BinaryReader, end: number): LogStreamDescriptor {
     else if (no === 1) prefix = r.string(true);
     else if (no === 2) name = r.string(true);
     else if (no === 4) contentType = r.string(true);
-    else if (no === 5) timestamp = readSecondsNanos(r, nestedEnd(r, end));
+    else if (no === 5) timestamp = readSecondsNanos(r, nestedEnd(r, end), timestamp);
     else if (no === 6) {
       const entryEnd = nestedEnd(r, end);
       let key = '';
@@ -232,8 +238,8 @@ function readDescriptor(r: BinaryReader, end: number): LogStreamDescriptor {
   return timestamp === undefined ? desc : { ...desc, timestamp };
 }
 
-function readText(r: BinaryReader, end: number): LogContent {
-  const lines: TextLine[] = [];
+function readText(r: BinaryReader, end: number, base?: LogContent): LogContent {
+  const lines: TextLine[] = base?.kind === 'text' ? [...base.lines] : [];
   while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no === 1 && wt === LengthDelimited) {
@@ -254,8 +260,8 @@ function readText(r: BinaryReader, end: number): LogContent {
   return { kind: 'text', lines };
 }
 
-function readBinary(r: BinaryReader, end: number): LogContent {
-  let data: Uint8Array = new Uint8Array(0);
+function readBinary(r: BinaryReader, end: number, base?: LogContent): LogContent {
+  let data: Uint8Array = base?.kind === 'binary' ? base.data : new Uint8Array(0);
   while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no === 2 && wt === LengthDelimited) data = r.bytes();
@@ -265,10 +271,10 @@ function readBinary(r: BinaryReader, end: number): LogContent {
   return { kind: 'binary', data };
 }
 
-function readPartial(r: BinaryReader, end: number): DatagramPartial {
-  let index = 0;
-  let size = 0;
-  let last = false;
+function readPartial(r: BinaryReader, end: number, base?: DatagramPartial): DatagramPartial {
+  let index = base?.index ?? 0;
+  let size = base?.size ?? 0;
+  let last = base?.last ?? false;
   while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no === 1 && wt === Varint) index = r.uint32();
@@ -280,13 +286,13 @@ function readPartial(r: BinaryReader, end: number): DatagramPartial {
   return { index, size, last };
 }
 
-function readDatagram(r: BinaryReader, end: number): LogContent {
-  let data: Uint8Array = new Uint8Array(0);
-  let partial: DatagramPartial | undefined;
+function readDatagram(r: BinaryReader, end: number, base?: LogContent): LogContent {
+  let data: Uint8Array = base?.kind === 'datagram' ? base.data : new Uint8Array(0);
+  let partial: DatagramPartial | undefined = base?.kind === 'datagram' ? base.partial : undefined;
   while (r.pos < end) {
     const [no, wt] = r.tag();
     if (no === 1 && wt === LengthDelimited) data = r.bytes();
-    else if (no === 2 && wt === LengthDelimited) partial = readPartial(r, nestedEnd(r, end));
+    else if (no === 2 && wt === LengthDelimited) partial = readPartial(r, nestedEnd(r, end), partial);
     else r.skip(wt, no);
   }
   checkEnd(r, end);
@@ -305,11 +311,12 @@ function readLogEntry(r: BinaryReader, end: number): LogEntry {
     else if (wt === Varint && no === 3) streamIndex = safeInteger(r.uint64());
     else if (wt === Varint && no === 4) sequence = safeInteger(r.uint64());
     else if (wt !== LengthDelimited) r.skip(wt, no);
-    else if (no === 1) timeOffset = readSecondsNanos(r, nestedEnd(r, end));
-    // A oneof: the last member on the wire wins.
-    else if (no === 10) content = readText(r, nestedEnd(r, end));
-    else if (no === 11) content = readBinary(r, nestedEnd(r, end));
-    else if (no === 12) content = readDatagram(r, nestedEnd(r, end));
+    else if (no === 1) timeOffset = readSecondsNanos(r, nestedEnd(r, end), timeOffset);
+    // A oneof: the last member on the wire wins; the same member seen again is merged (each
+    // reader starts from `content` only when it is of its own kind).
+    else if (no === 10) content = readText(r, nestedEnd(r, end), content);
+    else if (no === 11) content = readBinary(r, nestedEnd(r, end), content);
+    else if (no === 12) content = readDatagram(r, nestedEnd(r, end), content);
     else r.skip(wt, no);
   }
   checkEnd(r, end);
@@ -328,7 +335,7 @@ function readBundleEntry(r: BinaryReader, end: number): BundleEntry {
   const logs: LogEntry[] = [];
   while (r.pos < end) {
     const [no, wt] = r.tag();
-    if (no === 1 && wt === LengthDelimited) desc = readDescriptor(r, nestedEnd(r, end));
+    if (no === 1 && wt === LengthDelimited) desc = readDescriptor(r, nestedEnd(r, end), desc);
     else if (no === 3 && wt === Varint) terminal = r.bool();
     else if (no === 4 && wt === Varint) terminalIndex = safeInteger(r.uint64());
     else if (no === 5 && wt === LengthDelimited) logs.push(readLogEntry(r, nestedEnd(r, end)));
@@ -358,7 +365,7 @@ export function decodeBundle(bytes: Uint8Array): ButlerLogBundle {
   while (r.pos < end) {
     const [no, wt] = r.tag();
     if (wt !== LengthDelimited) r.skip(wt, no);
-    else if (no === 2) timestamp = readSecondsNanos(r, nestedEnd(r, end));
+    else if (no === 2) timestamp = readSecondsNanos(r, nestedEnd(r, end), timestamp);
     else if (no === 3) entries.push(readBundleEntry(r, nestedEnd(r, end)));
     else if (no === 4) project = r.string(true);
     else if (no === 5) prefix = r.string(true);
