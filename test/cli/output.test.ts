@@ -2,6 +2,8 @@
  * Issue 11, item 4: output arrives whole. The query commands as child processes (their stdout a
  * real pipe) against a real server holding a few hundred KiB of tags.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerId } from '../../src/index.js';
 import { type Fixture, put, startFixture } from '../ipc/helpers.js';
@@ -64,6 +66,20 @@ describe('output through a pipe', () => {
     cli.child.stdout?.destroy();
     expect(await cli.exited()).toBe(0);
     expect(cli.stderr()).toBe('');
+  });
+});
+
+describe('a broken pipe under the agent', () => {
+  it('stops it as SIGTERM does: socket and token removed, exit 0, no message', async () => {
+    const socket = join(f.dir, 'piped-agent.sock');
+    const agent = spawnCli(['agent', '--json', '--socket', socket, '--disable', 'docker,kubernetes,ecs', '--status-interval', '100'], { HOME: f.dir });
+    await agent.waitForLine((l) => l.includes('"event":"start"'));
+    expect(existsSync(socket)).toBe(true);
+    agent.child.stdout?.destroy();
+    expect(await agent.exited()).toBe(0);
+    expect(agent.stderr()).toBe('');
+    expect(existsSync(socket)).toBe(false);
+    expect(existsSync(`${socket}.token`)).toBe(false);
   });
 });
 
