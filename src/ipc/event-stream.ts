@@ -186,7 +186,7 @@ class EventStreamWriter {
     let text = '';
     let next = burst.next();
     while (next.done !== true) {
-      text += encodeLine(next.value);
+      text += encodeBurstLine(next.value);
       this.burstCount += 1;
       this.counters.streamLines += 1;
       if (text.length >= limit) return text;
@@ -234,4 +234,12 @@ class EventStreamWriter {
     this.done = true;
     this.queue.length = 0;
   }
+}
+
+/**
+ * A burst line: the same JSON as {@link encodeLine}, without its cache of encoded tag arrays
+ * (worth it for a change sent to every stream; a burst would keep the whole store encoded).
+ */
+function encodeBurstLine(line: EventLine): string {
+  return `${JSON.stringify(line)}\n`;
 }

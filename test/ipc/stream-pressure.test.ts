@@ -118,13 +118,13 @@ describe('event streams: readers that never read', () => {
     const f = await started({ maxStreams: 1, maxStreamBacklog: 64 * 1024 * 1024, readerStallTimeout: 300 });
     await neverReads(f, '/v1/events?cardinality=high');
     await waitFor(() => f.server.telemetry().openStreams === 1, 5000, 'the stream to open');
+    expect((await get(f.socketPath, '/v1/events', f.token)).status).toBe(429); // the slot is held
     // Enough lines to fill the socket's kernel buffers, far less than the backlog bound.
     const line = Array.from({ length: 10 }, (_, i) => `tag_${i}:${'v'.repeat(180)}`);
     for (let round = 0; round < 2000; round++) {
       put(f, containerId(`c${round % 50}`), [...line, `round:${round}`]);
       if (round % 50 === 0) await new Promise((r) => setImmediate(r));
     }
-    expect((await get(f.socketPath, '/v1/events', f.token)).status).toBe(429); // the slot is held
     await waitFor(() => f.server.telemetry().openStreams === 0, 5000, 'the stalled reader to be closed');
     expect(f.server.telemetry()).toMatchObject({ streamsStalled: 1, streamsCut: 0 });
     const next = open(f, '/v1/events');
