@@ -33,7 +33,7 @@ import { type Logger, consoleLogger } from '../util/logger.js';
 import { type IpcEndpoint, type IpcEndpointOptions, resolveEndpoint } from './endpoint.js';
 import { IpcConnectionError, IpcError, IpcOptionError, IpcResponseError } from './errors.js';
 import { type MirrorChange, type MirrorInput, createMirrorState, readMirror, reduceMirror } from './mirror.js';
-import { type EntitiesResponse, type StreamLine, type TagsResponse, entitiesPath, eventsPath, tagsPath } from './protocol.js';
+import { type EntitiesResponse, type EventLine, type StreamLine, type TagsResponse, entitiesPath, eventsPath, tagsPath } from './protocol.js';
 import { getJson, streamLines } from './transport.js';
 import { unrefTimer } from '../util/unref-timer.js';
 
@@ -280,8 +280,10 @@ class RemoteTagger implements TaggerClient {
         this.state.next({ status: 'connected', entities: this.mirror.entities.size });
         return;
       default:
-        if (line.levels === undefined) throw new IpcConnectionError(eventsPath({ levels: true }), 'an event line without levels');
-        this.apply({ ...line, levels: line.levels });
+        if (!hasLevels(line)) throw new IpcConnectionError(eventsPath({ levels: true }), 'an event line without levels');
+        // The line was parsed for this mirror alone: its tags are kept as they are, frozen (no copy).
+        Object.freeze(line.tags);
+        this.apply(line);
     }
   }
 
@@ -329,6 +331,10 @@ class RemoteTagger implements TaggerClient {
     return tags;
   }
 
+}
+
+function hasLevels(line: EventLine): line is EventLine & { readonly levels: NonNullable<EventLine['levels']> } {
+  return line.levels !== undefined;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

@@ -11,8 +11,8 @@ export type MirrorEntry = EntityTags;
  * updated in place; readers get frozen arrays.
  */
 export interface MirrorState {
-  /** What the mirror answers with. */
-  readonly entities: Map<string, MirrorEntry>;
+  /** What the mirror answers with (the map itself is replaced by a first burst, when it was empty). */
+  entities: Map<string, MirrorEntry>;
   /** The burst of the current connection, until its `synced` line; then it replaces `entities`. */
   incoming: Map<string, MirrorEntry> | undefined;
   /** True between a connection's `synced` line and the end of that connection. */
@@ -100,6 +100,12 @@ function replace(state: MirrorState): MirrorChange[] {
   state.incoming = undefined;
   state.synced = true;
   const changes: MirrorChange[] = [];
+  if (state.entities.size === 0) {
+    // Nothing to compare with: the burst becomes the mirror as it is.
+    state.entities = incoming;
+    for (const [entity, after] of incoming) changes.push({ entity, before: undefined, after });
+    return changes;
+  }
   for (const [entity, before] of state.entities) {
     if (!incoming.has(entity)) {
       state.entities.delete(entity);
@@ -115,17 +121,42 @@ function replace(state: MirrorState): MirrorChange[] {
   return changes;
 }
 
+/**
+ * A mirror entry as the stream gives it: the `high` tags and how many of them the narrower answers
+ * take. The narrower arrays are cut on first read (a sync of many entities cuts none up front).
+ */
+class LevelTags implements MirrorEntry {
+  private lowTags: readonly string[] | undefined;
+  private orchestratorTags: readonly string[] | undefined;
+
+  constructor(
+    readonly high: readonly string[],
+    readonly lowCount: number,
+    readonly orchestratorCount: number,
+  ) {}
+
+  get low(): readonly string[] {
+    return (this.lowTags ??= firstTags(this.high, this.lowCount));
+  }
+
+  get orchestrator(): readonly string[] {
+    return (this.orchestratorTags ??= firstTags(this.high, this.orchestratorCount));
+  }
+}
+
+function firstTags(high: readonly string[], count: number): readonly string[] {
+  return count === high.length ? high : Object.freeze(high.slice(0, count));
+}
+
 function entryOf(tags: readonly string[], levels: { readonly low: number; readonly orchestrator: number }): MirrorEntry {
   const high = Object.isFrozen(tags) ? tags : Object.freeze([...tags]);
-  return {
-    low: levels.low === high.length ? high : Object.freeze(high.slice(0, levels.low)),
-    orchestrator: levels.orchestrator === high.length ? high : Object.freeze(high.slice(0, levels.orchestrator)),
-    high,
-  };
+  return new LevelTags(high, levels.low, levels.orchestrator);
 }
 
 function sameEntry(a: MirrorEntry, b: MirrorEntry): boolean {
-  return sameArray(a.high, b.high) && a.low.length === b.low.length && a.orchestrator.length === b.orchestrator.length;
+  if (!sameArray(a.high, b.high)) return false;
+  if (a instanceof LevelTags && b instanceof LevelTags) return a.lowCount === b.lowCount && a.orchestratorCount === b.orchestratorCount;
+  return a.low.length === b.low.length && a.orchestrator.length === b.orchestrator.length;
 }
 
 /**
