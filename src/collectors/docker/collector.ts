@@ -13,6 +13,7 @@ import {
   map,
   merge,
   mergeMap,
+  mergeWith,
   of,
   retry,
   share,
@@ -41,8 +42,9 @@ import type { EventStreamItem } from './event-stream.js';
 import { extractDockerTags } from './extract.js';
 import type { DockerExtractOptions, DockerImageNames } from './extract.js';
 import { imageNameCache } from './image-names.js';
-import { createReconcileState, isCurrentInspect, reconcile } from './reconcile.js';
+import { DEFAULT_STOPPED_GRACE, createReconcileState, isCurrentInspect, reconcile } from './reconcile.js';
 import type { ReconcileInput, ReconcileOutput, ReconcileState } from './reconcile.js';
+import { graceLeft } from './stopped-grace.js';
 
 /**
  * The part of a dockerode client the collector uses; a `new Docker(...)` is one.
@@ -119,9 +121,19 @@ export interface DockerCollectorOptions {
   readonly inspectRetry?: DockerInspectRetry;
   /** The most image ids whose names are kept. Default 256. */
   readonly imageCacheSize?: number;
+  /**
+   * How long (ms) a stopped container keeps its tags, counted from when it stopped: Docker keeps
+   * a container's id across `restart` and stop/start, and a container's last log lines are read
+   * after it died. A `start` within the grace keeps the tags; `destroy` deletes them at once.
+   * Default 300 000 (5 minutes).
+   */
+  readonly stoppedGrace?: number;
   /** The source written into every TagInfo. Default 'docker'. */
   readonly source?: string;
-  /** The scheduler of the reconnection delays and the inspect retry delays. Default `asyncScheduler`. */
+  /**
+   * The scheduler of the reconnection delays, the inspect retry delays and the graces of stopped
+   * containers (its `now()` is compared with the daemon's `FinishedAt`). Default `asyncScheduler`.
+   */
   readonly scheduler?: SchedulerLike;
   /** Where connections, failures and malformed input are reported. Default: silent. */
   readonly logger?: Logger;
@@ -175,6 +187,8 @@ export interface DockerCollectorCounters {
   readonly reconnects: number;
   /** Deletes sent for containers a relist no longer showed. */
   readonly vanished: number;
+  /** Deletes sent for stopped containers whose grace ran out. */
+  readonly expired: number;
 }
 
 /**
@@ -202,6 +216,13 @@ export interface DockerCollector extends Collector {
 
 type EmitOutput = Extract<ReconcileOutput, { type: 'emit' }>;
 type InspectOutput = Extract<ReconcileOutput, { type: 'inspect' }>;
+type GraceOutput = Extract<ReconcileOutput, { type: 'grace' }>;
+
+/** What an inspect found: the container's TagInfo and, when it is stopped, the ms its grace has left. */
+interface Inspected {
+  readonly info: TagInfo;
+  readonly graceLeft: number | undefined;
+}
 
 /** One attempt of an inspect the reconciler asked for (`seq`): `retry` 0 first, then 1, 2, … */
 interface InspectAttempt {
@@ -217,6 +238,9 @@ interface ScheduledRetry {
 }
 
 const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
+
+/** The list states of a container whose process does not run (any other is inspected: its answer decides). */
+const STOPPED: ReadonlySet<string> = new Set(['created', 'exited', 'dead', 'removing']);
 
 const SHORT_IDS: ShortIdRule = Object.freeze({ prefix: EntityIdPrefix.Container, isShort: isShortContainerId });
 
@@ -304,6 +328,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   const retryMax = positive('inspectRetry.max', options.inspectRetry?.max ?? 4_000, false);
   if (retryMax < retryBase) throw new DockerCollectorOptionError('inspectRetry.max', retryMax, `at least inspectRetry.base (${retryBase})`);
   const imageCacheSize = positive('imageCacheSize', options.imageCacheSize ?? 256, true);
+  const stoppedGrace = positive('stoppedGrace', options.stoppedGrace ?? DEFAULT_STOPPED_GRACE, false);
   const docker: DockerClient = options.docker ?? dockerClient();
   const images = imageNameCache(docker, { maxEntries: imageCacheSize });
   const extractOptions = {
@@ -312,7 +337,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     ...(options.envAsTags === undefined ? {} : { envAsTags: options.envAsTags }),
   } satisfies DockerExtractOptions;
 
-  const counters = { events: 0, malformedEvents: 0, inspects: 0, inspectErrors: 0, inspectRetries: 0, inspectGiveUps: 0, reconnects: 0, vanished: 0 };
+  const counters = { events: 0, malformedEvents: 0, inspects: 0, inspectErrors: 0, inspectRetries: 0, inspectGiveUps: 0, reconnects: 0, vanished: 0, expired: 0 };
   const state$ = new BehaviorSubject<DockerConnectionState>({ status: 'idle' });
   const setState = (state: DockerConnectionState): void => {
     state$.next(state);
@@ -322,7 +347,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
    * The running container's TagInfo; `undefined` when it does not exist or is not running, or when
    * `id` is not a container id (or a prefix of 12+ digits): no such id is ever sent to the daemon.
    */
-  const inspectTags$ = (id: string): Observable<TagInfo | undefined> =>
+  const inspectTags$ = (id: string): Observable<Inspected | undefined> =>
     defer(() => {
       if (!isContainerIdOrPrefix(id)) return of(undefined);
       counters.inspects += 1;
@@ -338,13 +363,17 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
         return throwError(() => new DockerCollectorError('inspect-failed', `could not inspect container ${id}`, id, { cause: error }));
       }),
       mergeMap((inspect) => {
-        if (inspect?.State.Running !== true) return of(undefined);
+        if (inspect === undefined) return of(undefined);
+        // Stopped for longer than the grace, or never started: as good as gone.
+        const left = graceLeft(inspect.State, stoppedGrace, scheduler.now());
+        if (left === 'expired') return of(undefined);
         const configImage = inspect.Config.Image;
         const image$: Observable<DockerImageNames | undefined> = isImageId(configImage) ? images.resolve(configImage) : of(undefined);
         return image$.pipe(
-          map((image) => {
+          map((image): Inspected => {
             const tags = extractDockerTags(inspect, image === undefined ? extractOptions : { ...extractOptions, image });
-            return tagInfo({ entity: containerId(inspect.Id), source, low: tags.low, orchestrator: tags.orchestrator, high: tags.high });
+            const info = tagInfo({ entity: containerId(inspect.Id), source, low: tags.low, orchestrator: tags.orchestrator, high: tags.high });
+            return { info, graceLeft: left === 'running' ? undefined : left };
           }),
         );
       }),
@@ -352,6 +381,8 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
 
   // Per shared subscription: the reconciler state, the reconnection attempt, where to resume events.
   let current: ReconcileState | undefined;
+  /** What `fetch` tells the reconciler of the current subscription (nothing when there is none). */
+  const lookups$ = new Subject<ReconcileInput>();
   let attempt = 0;
   let lastEventTime: number | undefined;
   let lastOpenTime: number | undefined;
@@ -364,7 +395,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   const runInspect = (state: ReconcileState, attempt: InspectAttempt, later: (retry: ScheduledRetry) => void): Observable<ReconcileOutput> => {
     const { id, seq } = attempt;
     return defer(() => (isCurrentInspect(state, id, seq) ? inspectTags$(id) : EMPTY)).pipe(
-      map((info): ReconcileInput => ({ type: 'inspected', id, seq, info })),
+      map((found): ReconcileInput => ({ type: 'inspected', id, seq, info: found?.info, graceLeft: found?.graceLeft })),
       catchError((error: unknown) => {
         // Container id and error only: never the tags or the environment (secrets).
         const fields = { containerId: id, error: describe(causeOf(error)) };
@@ -389,11 +420,15 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     );
   };
 
-  const list$ = defer(() => docker.listContainers()).pipe(
+  // Every container, stopped ones too: a stopped one within its grace is not deleted by a relist.
+  const list$ = defer(() => docker.listContainers({ all: true })).pipe(
     catchError((error: unknown) =>
-      throwError(() => new DockerCollectorError('list-failed', 'could not list the running containers', undefined, { cause: error })),
+      throwError(() => new DockerCollectorError('list-failed', 'could not list the containers', undefined, { cause: error })),
     ),
-    map((containers): ReconcileInput => ({ type: 'listed', ids: containers.map((c) => c.Id) })),
+    map((containers): ReconcileInput => {
+      const stopped = containers.filter((c) => STOPPED.has(c.State));
+      return { type: 'listed', ids: containers.filter((c) => !STOPPED.has(c.State)).map((c) => c.Id), stopped: stopped.map((c) => c.Id) };
+    }),
   );
 
   const toInputs = (item: EventStreamItem): Observable<ReconcileInput> => {
@@ -459,7 +494,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
         }),
         connect((outputs$) =>
           merge(
-            outputs$.pipe(filter((output): output is EmitOutput => output.type === 'emit')),
+            outputs$.pipe(filter((output): output is EmitOutput | GraceOutput => output.type !== 'inspect')),
             merge(
               outputs$.pipe(
                 filter((output): output is InspectOutput => output.type === 'inspect'),
@@ -473,7 +508,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     });
 
   const shared$: Observable<TagInfo> = defer(() => {
-    const state = createReconcileState(source);
+    const state = createReconcileState(source, stoppedGrace);
     current = state;
     attempt = 0;
     lastEventTime = undefined;
@@ -493,8 +528,23 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
           return timer(delayMs, scheduler);
         },
       }),
+      mergeWith(lookups$.pipe(mergeMap((input) => from(reconcile(state, input))))),
+      // A grace outlives a lost connection: its timer runs until it ends or the last subscriber
+      // leaves. A grace that a start or a later grace superseded still fires; the reconciler drops it.
+      connect((outputs$) =>
+        merge(
+          outputs$,
+          outputs$.pipe(
+            filter((output): output is GraceOutput => output.type === 'grace'),
+            mergeMap(({ id, seq, delayMs }) =>
+              timer(delayMs, scheduler).pipe(mergeMap(() => from(reconcile(state, { type: 'graceEnded', id, seq })))),
+            ),
+          ),
+        ),
+      ),
       tap((output) => {
         if (output.type === 'emit' && output.reason === 'vanished') counters.vanished += 1;
+        if (output.type === 'emit' && output.reason === 'expired') counters.expired += 1;
       }),
       map((output) => (output.type === 'emit' ? output.info : undefined)),
       filter((info): info is TagInfo => info !== undefined),
@@ -515,11 +565,12 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
       const id = entity.startsWith(CONTAINER_PREFIX) ? entity.slice(CONTAINER_PREFIX.length) : '';
       if (!isContainerIdOrPrefix(id)) return EMPTY;
       return inspectTags$(id).pipe(
-        filter((info): info is TagInfo => info !== undefined),
-        tap((info) => {
+        filter((found): found is Inspected => found !== undefined),
+        tap(({ info, graceLeft: left }) => {
           // The full id: a fetch by a short id answers the container it begins.
-          if (current !== undefined) reconcile(current, { type: 'fetched', id: info.entity.slice(CONTAINER_PREFIX.length) });
+          lookups$.next({ type: 'fetched', id: info.entity.slice(CONTAINER_PREFIX.length), graceLeft: left });
         }),
+        map(({ info }) => info),
       );
     });
 
