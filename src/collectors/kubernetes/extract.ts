@@ -46,6 +46,18 @@ const OPENSHIFT_ANNOTATIONS: readonly (readonly [string, 'low' | 'orchestrator',
   ['openshift.io/deployment-config.name', 'low', 'oshift_deployment_config'],
   ['openshift.io/deployment.name', 'orchestrator', 'oshift_deployment'],
 ];
+/** The label Argo Rollouts puts on the pods of a rollout's replica sets. */
+const ARGO_ROLLOUT_LABEL = 'rollouts-pod-template-hash';
+/** The annotation Datadog's pod autoscaler puts on the pods it scales. */
+const AUTOSCALER_ID_ANNOTATION = 'autoscaling.datadoghq.com/autoscaler-id';
+/** Datadog's admission controller: the remote configuration that mutated the pod. */
+const REMOTE_CONFIG_ANNOTATIONS: readonly (readonly [string, string])[] = [
+  ['admission.datadoghq.com/rc.id', 'dd_remote_config_id'],
+  ['admission.datadoghq.com/rc.rev', 'dd_remote_config_rev'],
+];
+/** A `,`-separated list of tags not to give the pod (only `kube_service` is read). */
+const DISABLE_ANNOTATION = 'tags.datadoghq.com/disable';
+
 /** The part of a container's spec the tag rules read (regular, init or ephemeral). */
 type ContainerSpec = Pick<V1Container, 'name' | 'image' | 'env'>;
 
@@ -68,7 +80,7 @@ const APP_LABELS: readonly (readonly [string, string])[] = [
   ['app.kubernetes.io/managed-by', 'kube_app_managed_by'],
 ];
 
-function addOwnerTags(tags: TagBuilder, owner: V1OwnerReference): void {
+function addOwnerTags(tags: TagBuilder, owner: V1OwnerReference, labels: Readonly<Record<string, string>>): void {
   tags.addLow('kube_ownerref_kind', owner.kind.toLowerCase());
   tags.addOrchestrator('kube_ownerref_name', owner.name);
   switch (owner.kind) {
@@ -101,6 +113,8 @@ function addOwnerTags(tags: TagBuilder, owner: V1OwnerReference): void {
       } else {
         tags.addOrchestrator('kube_replica_set', owner.name);
         tags.addLow('kube_deployment', deployment);
+        // An Argo Rollout's replica sets carry this label instead of pod-template-hash.
+        if ((labels[ARGO_ROLLOUT_LABEL] ?? '') !== '') tags.addLow('kube_argo_rollout', deployment);
       }
       break;
     }
@@ -188,16 +202,19 @@ function podTags(pod: V1Pod, options: PodExtractOptions, logger: Logger, uid: st
   tags.addLow('kube_namespace', namespace);
   tags.addLow('pod_phase', (pod.status?.phase ?? '').toLowerCase());
   tags.addOrchestrator('pod_name', name);
-  for (const owner of metadata?.ownerReferences ?? []) addOwnerTags(tags, owner);
+  for (const owner of metadata?.ownerReferences ?? []) addOwnerTags(tags, owner, labels);
   for (const volume of spec?.volumes ?? []) {
     tags.addLow('persistentvolumeclaim', volume.persistentVolumeClaim?.claimName ?? '');
   }
   tags.addLow('kube_qos', pod.status?.qosClass ?? '');
   tags.addLow('kube_priority_class', spec?.priorityClassName ?? '');
   tags.addLow('kube_runtime_class', spec?.runtimeClassName ?? '');
-  for (const service of options.services ?? []) {
+  const kubeServiceDisabled = (annotations[DISABLE_ANNOTATION] ?? '').split(',').includes('kube_service');
+  for (const service of kubeServiceDisabled ? [] : (options.services ?? [])) {
     if (serviceSelectsPod(service, pod)) tags.addLow('kube_service', service.metadata?.name ?? '');
   }
+  if ((annotations[AUTOSCALER_ID_ANNOTATION] ?? '') !== '') tags.addLow('kube_autoscaler_kind', 'datadogpodautoscaler');
+  for (const [annotation, tagName] of REMOTE_CONFIG_ANNOTATIONS) tags.addLow(tagName, annotations[annotation] ?? '');
   for (const [label, tagName] of APP_LABELS) tags.addLow(tagName, labels[label] ?? '');
   for (const tagName of UNIFIED_SERVICE_TAGS) tags.addLow(tagName, labels[`${STANDARD_LABEL_PREFIX}${tagName}`] ?? '');
 

@@ -1,4 +1,4 @@
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { extractPodTags } from '../../../src/collectors/kubernetes/index.js';
 import type { TagInfo } from '../../../src/tagger/types.js';
@@ -19,6 +19,7 @@ import { RecordingLogger } from '../recording-logger.js';
  */
 
 const asPod = (json: unknown): V1Pod => json as V1Pod;
+const asService = (json: unknown): V1Service => json as V1Service;
 
 function byEntity(infos: readonly TagInfo[], entity: string): TagInfo {
   const info = infos.find((one) => one.entity === entity);
@@ -216,6 +217,60 @@ describe('extractPodTags against the Agent test cases (TestHandleKubePod)', () =
     const [info] = extractPodTags(pod);
     expect(new Set(info?.orchestratorCardTags)).toEqual(new Set([`pod_name:${podName}`, 'oshift_deployment:gitlab-ce-1']));
     expect(new Set(info?.lowCardTags)).toEqual(new Set([`kube_namespace:${podNamespace}`, 'oshift_deployment_config:gitlab-ce']));
+  });
+});
+
+describe('extractPodTags: Datadog annotations and labels (TestHandleKubePod)', () => {
+  const pod = (metadata: Record<string, unknown>): V1Pod =>
+    asPod({ metadata: { name: podName, namespace: podNamespace, uid: 'foobar', ...metadata } });
+  const podInfo = (one: V1Pod, services: Parameters<typeof extractPodTags>[1] = {}): TagInfo => {
+    const [info] = extractPodTags(one, services);
+    if (info === undefined) throw new Error('no pod TagInfo');
+    return info;
+  };
+
+  it('pod with admission + remote config annotations', () => {
+    const info = podInfo(pod({ annotations: { 'admission.datadoghq.com/rc.id': 'id', 'admission.datadoghq.com/rc.rev': '123' } }));
+    expect(new Set(info.lowCardTags)).toEqual(new Set([`kube_namespace:${podNamespace}`, 'dd_remote_config_id:id', 'dd_remote_config_rev:123']));
+  });
+
+  it('datadog autoscaling tag', () => {
+    const info = podInfo(pod({ annotations: { 'autoscaling.datadoghq.com/autoscaler-id': 'datadogpodautoscaler' } }));
+    expect(new Set(info.lowCardTags)).toEqual(new Set([`kube_namespace:${podNamespace}`, 'kube_autoscaler_kind:datadogpodautoscaler']));
+  });
+
+  it('disable kube_service', () => {
+    const services = ['service1', 'service2'].map((name) =>
+      asService({ metadata: { name, namespace: podNamespace }, spec: { selector: { app: 'agent' } } }),
+    );
+    const labels = { app: 'agent' };
+    expect(podInfo(pod({ labels }), { services }).lowCardTags).toEqual(
+      expect.arrayContaining(['kube_service:service1', 'kube_service:service2']),
+    );
+    const disabled = podInfo(pod({ labels, annotations: { 'tags.datadoghq.com/disable': 'kube_service' } }), { services });
+    expect(new Set(disabled.lowCardTags)).toEqual(new Set([`kube_namespace:${podNamespace}`]));
+  });
+
+  it('pod owned by replicaset that belongs to a deployment, with the Argo Rollout label', () => {
+    const info = podInfo(
+      pod({
+        labels: { 'rollouts-pod-template-hash': '490794276' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'some_deployment-bcd2', uid: 'rs-uid' }],
+      }),
+    );
+    expect(new Set(info.lowCardTags)).toEqual(
+      new Set([
+        `kube_namespace:${podNamespace}`,
+        'kube_ownerref_kind:replicaset',
+        'kube_deployment:some_deployment',
+        'kube_argo_rollout:some_deployment',
+      ]),
+    );
+    // The Agent tags kube_replica_set low; tagstream keeps it at orchestrator (docs/collectors.md,
+    // "Differences from the Datadog Agent").
+    expect(new Set(info.orchestratorCardTags)).toEqual(
+      new Set([`pod_name:${podName}`, 'kube_ownerref_name:some_deployment-bcd2', 'kube_replica_set:some_deployment-bcd2']),
+    );
   });
 });
 
