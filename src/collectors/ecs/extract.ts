@@ -92,8 +92,9 @@ function taskTags(task: EcsTaskMetadata): TagBuilder {
  * The tags of every container of an ECS task, from its task metadata (v4) document: one
  * TagInfo per container, entity `container_id://<DockerId>`, with the task's tags (cluster,
  * family, version, region, availability zone on Fargate, account, service, the task's and
- * container instance's AWS tags, `task_arn`) and `ecs_container_name`. Stopped containers are skipped; a container without
- * a `DockerId` (not created yet) has no entity and is reported at debug level.
+ * container instance's AWS tags, `task_arn`) and `ecs_container_name`. Stopped containers are
+ * skipped; a container without a `DockerId` (not created yet) has no entity and is reported at
+ * debug level.
  *
  * @example
  * ```ts
