@@ -21,8 +21,9 @@ import type { MetadataServer } from './metadata-server.js';
  *     NewContainerImage (comp/core/workloadmeta/def/types.go): an untagged image is "latest".
  *   Test cases: comp/core/tagger/collectors/workloadmeta_test.go@0370fdff0005172ddd1b91d51956530dc7924fe0
  *     (TestHandleECSTask: "basic ECS EC2 task", "basic ECS Fargate task")
- *   Documents: AWS's published task metadata v4 examples, in ./fixtures (ec2-task.json with one
- *     stopped container added; fargate-task.json):
+ *   Documents: the repository's copies of AWS's published task metadata v4 examples, in ./fixtures
+ *     (fixtures.ts: "shaped like the AWS documentation's examples"; ec2-task.json adds a stopped
+ *     container to the EC2 example, fargate-task.json is the Fargate example):
  *     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-examples.html
  *     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-fargate-examples.html
  */
