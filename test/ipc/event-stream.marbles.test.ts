@@ -1,0 +1,104 @@
+/**
+ * The stream writer's stall timer on virtual time: a fake response whose writes complete only when
+ * the test says so (the real-socket behaviour is in stream-pressure.test.ts).
+ */
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { NEVER, Subject } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import type { TagEvent, Tagger } from '../../src/index.js';
+import { writeEventStream } from '../../src/ipc/event-stream.js';
+import { createServerCounters } from '../../src/ipc/server-telemetry.js';
+import { silentLogger } from '../../src/index.js';
+
+/** A response whose writes stay in flight until `complete()` is called for them. */
+class FakeResponse extends EventEmitter {
+  writableLength = 0;
+  destroyed = false;
+  writableEnded = false;
+  readonly written: string[] = [];
+  private readonly pending: (() => void)[] = [];
+
+  write(text: string, callback: () => void): boolean {
+    this.written.push(text);
+    this.writableLength += text.length;
+    this.pending.push(() => {
+      this.writableLength -= text.length;
+      callback();
+    });
+    return false;
+  }
+
+  /** The reader takes every write in flight. */
+  complete(): void {
+    for (const done of this.pending.splice(0)) done();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.emit('close');
+  }
+
+  end(): void {
+    this.writableEnded = true;
+    this.emit('close');
+  }
+}
+
+function fakeTagger(live: Subject<TagEvent>): Pick<Tagger, 'events$' | 'storedTags' | 'storedEntries'> {
+  return { events$: () => live, storedTags: () => [], storedEntries: () => [] };
+}
+
+const settings = (scheduler: TestScheduler) => ({ maxBacklog: 1024 * 1024, stallTimeout: 1000, chunkBytes: 64 * 1024, logger: silentLogger, scheduler });
+const options = { cardinality: 'low' as const, prefixes: [], levels: false, keepAliveInterval: 1_000_000 };
+
+describe('writeEventStream: the stall timer (virtual time)', () => {
+  it('closes a stream whose write waits readerStallTimeout, not before, and counts it', () => {
+    const scheduler = new TestScheduler((a, b) => {
+      expect(a).toEqual(b);
+    });
+    scheduler.run(({ flush }) => {
+      const res = new FakeResponse();
+      const counters = createServerCounters();
+      counters.openStreams = 1;
+      writeEventStream(fakeTagger(new Subject()), res as unknown as ServerResponse, options, settings(scheduler), counters, NEVER);
+      expect(res.written).toEqual(['{"type":"synced","entities":0}\n']); // in flight from t=0
+      scheduler.schedule(() => {
+        expect(res.destroyed).toBe(false);
+      }, 999);
+      scheduler.schedule(() => {
+        expect(res.destroyed).toBe(true);
+      }, 1000);
+      flush();
+      expect(counters).toMatchObject({ streamsStalled: 1, streamsCut: 0, openStreams: 0 });
+    });
+  });
+
+  it('starts the timer again at each write: a reader that takes each write in time is never closed', () => {
+    const scheduler = new TestScheduler((a, b) => {
+      expect(a).toEqual(b);
+    });
+    scheduler.run(({ flush }) => {
+      const res = new FakeResponse();
+      const live = new Subject<TagEvent>();
+      const counters = createServerCounters();
+      counters.openStreams = 1;
+      writeEventStream(fakeTagger(live), res as unknown as ServerResponse, options, settings(scheduler), counters, NEVER);
+      for (const t of [900, 1800, 2700]) {
+        scheduler.schedule(() => {
+          res.complete(); // taken at 900, 1800, 2700 ...
+          live.next({ type: 'modified', entity: 'container_id://a', tags: [`t:${String(t)}`] }); // ... and a new write each time
+        }, t);
+      }
+      scheduler.schedule(() => {
+        expect(res.destroyed).toBe(false);
+        expect(res.written).toHaveLength(4);
+      }, 3699);
+      flush();
+      // The last write (at 2700) was never taken: closed at 3700.
+      expect(res.destroyed).toBe(true);
+      expect(counters).toMatchObject({ streamsStalled: 1, openStreams: 0 });
+    });
+  });
+});
