@@ -134,17 +134,18 @@ class EventStreamWriter {
 
   /** Hands the socket its next piece (queued lines, else the next chunk of the burst) when it has taken the last one. */
   private pump(): void {
-    if (this.inFlight || this.done) return;
+    if (this.inFlight || this.done || this.res.destroyed) return;
     const text = this.queueStart < this.queue.length ? this.takeQueued() : this.takeBurst();
     if (text.length === 0) return;
     this.inFlight = true;
     this.stall = scheduleAfter(this.settings.stallTimeout, () => {
       this.onStall();
     }, this.settings.scheduler);
-    this.res.write(text, () => {
+    this.res.write(text, (error) => {
       this.inFlight = false;
       this.stall?.unsubscribe();
       this.stall = undefined;
+      if (error !== null && error !== undefined) return; // the connection is gone; 'close' ends the stream
       if (this.burst === undefined) this.pump();
       // Between chunks of a burst, let other sockets and events have their turn.
       else setImmediate(() => {
