@@ -28,7 +28,7 @@ Flags beat environment variables, which beat the config file, which beats the de
 
   --config <file>              JSON config file                     TAGSTREAM_CONFIG
   --socket <path>              the server's unix socket             TAGSTREAM_SOCKET
-  --token-file <path>          token file (generated if missing)    TAGSTREAM_TOKEN_FILE
+  --token-file <path>          token file (fresh at each start)     TAGSTREAM_TOKEN_FILE
   --docker-host <url>          unix:///path or tcp://host:port      DOCKER_HOST
   --kubeconfig <path>          kubeconfig when not in a cluster     KUBECONFIG
   --node-name <name>           the node whose pods are listed       NODE_NAME

@@ -39,8 +39,8 @@ export async function checkPrivatePath(path: string, kind: PrivatePathKind, uid:
 
 /**
  * Creates `dir` (and its parents) with mode 0700 where missing, then checks it with
- * {@link checkPrivatePath}. A directory that cannot be created for lack of permission is an
- * {@link IpcPermissionError}.
+ * {@link checkPrivatePath}. A directory that cannot be created is an {@link IpcPermissionError}
+ * whose reason holds the errno code (`EACCES`, `EPERM`: permission denied).
  *
  * @example
  * ```ts
