@@ -98,13 +98,14 @@ describe.skipIf(skip)('tagstream agent against a real Docker engine', () => {
     expect(listed.stdout).toContain(`${entity}  (docker)`);
     expect(listed.stdout).toMatch(/low\s+.*team:payments/);
 
-    // The stream showed it `added`, then `deleted` once the container stops.
+    // The stream showed it `added`, then `deleted` once the container is removed (a stopped one
+    // keeps its tags for the Docker collector's grace, 5 minutes).
     const added = jsonOf(await watch.waitForLine((l) => jsonOf(l)?.type === 'added' && jsonOf(l)?.entity === entity));
     expect(added?.tags).toEqual(expect.arrayContaining(['team:payments']));
     // The agent's periodic status line counts it under its source.
     const status = jsonOf(await agent.waitForLine((l) => (jsonOf(l)?.entitiesBySource as Record<string, number> | undefined)?.docker === 1));
     expect(status).toMatchObject({ event: 'status', entities: 1, collectors: expect.arrayContaining([{ name: 'docker', state: 'connected', entities: 1 }]) });
-    await engine.docker.getContainer(id).stop();
+    await engine.docker.getContainer(id).remove({ force: true });
     await watch.waitForLine((l) => jsonOf(l)?.type === 'deleted' && jsonOf(l)?.entity === entity);
     const after = await runCli(['list', '--json', ...query], env);
     expect((jsonOf(after.stdout)?.entities as unknown[]).length).toBe(0);

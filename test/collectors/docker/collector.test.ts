@@ -106,6 +106,8 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
     [{ reconnectDelay: { base: -1 } }, 'reconnectDelay.base'],
     [{ reconnectDelay: { base: 1000, max: 10 } }, 'reconnectDelay.max'],
     [{ imageCacheSize: 0 }, 'imageCacheSize'],
+    [{ stoppedGrace: 0 }, 'stoppedGrace'],
+    [{ stoppedGrace: Number.NaN }, 'stoppedGrace'],
   ])('refuses %j with a typed error', (options, option) => {
     const docker = new Docker({ socketPath: engine.socketPath });
     expect(() => dockerCollector({ docker, ...options })).toThrow(DockerCollectorOptionError);
@@ -147,8 +149,8 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
     expect(collector.counters.inspects).toBeGreaterThanOrEqual(1);
   });
 
-  it('follows events: a started container gets tags, a rename changes them, a stop removes them after the prune', async () => {
-    const { collector, tagger } = setUp();
+  it('follows events: a started container gets tags, a rename changes them, a stop removes them after the grace', async () => {
+    const { collector, tagger } = setUp({ stoppedGrace: 500 });
     await waitForState(collector, 'connected');
 
     const id = await engine.run({ name: 'before-rename', labels: { 'com.datadoghq.tags.version': '1.2' } });
@@ -177,17 +179,20 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
     expect(collector.counters.imageInspects).toBe(1);
   });
 
-  it('answers fetch for a running container only', async () => {
+  it('answers fetch for a running container, and for a stopped one within its grace only', async () => {
     const running = await engine.run({ name: 'fetched' });
     const stopped = await engine.run({ name: 'stopped' });
     await engine.docker.getContainer(stopped).kill();
     const collector = dockerCollector({ docker: new Docker({ socketPath: engine.socketPath }) });
+    const graceOver = dockerCollector({ docker: new Docker({ socketPath: engine.socketPath }), stoppedGrace: 1 });
     const fetchAll = (entity: string): Promise<TagInfo[]> => lastValueFrom(collector.fetch(entity).pipe(toArray()));
 
     const [info] = await fetchAll(containerId(running));
     expect(info).toMatchObject({ entity: containerId(running), source: 'docker' });
     expect(info?.highCardTags).toContain('container_name:fetched');
-    expect(await fetchAll(containerId(stopped))).toEqual([]);
+    const [stoppedInfo] = await fetchAll(containerId(stopped));
+    expect(stoppedInfo?.highCardTags).toContain('container_name:stopped');
+    expect(await lastValueFrom(graceOver.fetch(containerId(stopped)).pipe(toArray()))).toEqual([]);
     expect(await fetchAll(containerId('0123456789abcdef0123456789abcdef'))).toEqual([]);
     expect(await fetchAll('kubernetes_pod_uid://abc')).toEqual([]);
     expect(await fetchAll('container_id://')).toEqual([]);
@@ -198,10 +203,11 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
 
   it('fetch fails with a typed error when the daemon cannot answer', async () => {
     const collector = dockerCollector({ docker: new Docker({ socketPath: join(tmpdir(), 'no-such-docker.sock') }) });
-    await expect(lastValueFrom(collector.fetch(containerId('abc')).pipe(toArray()))).rejects.toMatchObject({
+    // A container id in the daemon's form (hex): anything else is not found without a request.
+    await expect(lastValueFrom(collector.fetch(containerId('abcabcabcabc')).pipe(toArray()))).rejects.toMatchObject({
       tag: 'DockerCollector',
       reason: 'inspect-failed',
-      containerId: 'abc',
+      containerId: 'abcabcabcabc',
     });
     expect(collector.counters.inspectErrors).toBe(1);
   });
@@ -295,7 +301,7 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
     });
     const survivor = await engine.run({ name: 'survivor', restartAlways: true });
     const casualty = await engine.run({ name: 'casualty' });
-    const { collector, tagger } = setUp({ docker: new Docker({ socketPath: proxy.socketPath }), reconnectDelay: { base: 200, max: 1000 } });
+    const { collector, tagger } = setUp({ docker: new Docker({ socketPath: proxy.socketPath }), reconnectDelay: { base: 200, max: 1000 }, stoppedGrace: 2000 });
     await waitForTags(tagger, survivor, (tags) => tags.includes('container_name:survivor'));
     await waitForTags(tagger, casualty, (tags) => tags.includes('container_name:casualty'));
 
@@ -306,7 +312,8 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
     // Changes right after the restart, racing the collector's reconnection (or while it is cut off).
     const newcomer = await engine.run({ name: 'newcomer' });
     // Cut off, the casualty's `die` went to nobody and the new daemon never mentions it: only the
-    // relist can tell it is gone. Watching, it is also removed, racing the reconnection.
+    // relist can tell it stopped (it keeps its tags for the grace, then loses them). Watching, it
+    // is also removed, racing the reconnection.
     if (!cutOff) await engine.docker.getContainer(casualty).remove({ force: true });
     if (cutOff) {
       expect(dockerEntities(tagger)).toContain(containerId(casualty));
@@ -320,6 +327,6 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
     expect(await waitForTags(tagger, newcomer, (tags) => tags.includes('container_name:newcomer'))).toContain('image_name:tiny');
     expect(await tagger.tag(containerId(casualty), 'high')).toEqual([]);
     expect(collector.counters.reconnects).toBeGreaterThanOrEqual(1);
-    if (cutOff) expect(collector.counters.vanished).toBeGreaterThanOrEqual(1);
+    if (cutOff) expect(collector.counters.expired).toBeGreaterThanOrEqual(1);
   }, 90_000);
 });
