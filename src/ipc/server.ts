@@ -229,9 +229,8 @@ class IpcServer implements TaggerServer {
       if (isPermissionCode(code)) {
         throw new IpcPermissionError('socket', path, `cannot be created (${code}, permission denied)`, `run as a user who may write ${dirname(path)}, or choose another socket path`, { cause: error });
       }
-      if (code !== 'EADDRINUSE' || (await socketAnswers(path))) {
-        throw new IpcOptionError('socketPath', `${path} is in use (${code}): is another server running?`);
-      }
+      if (code !== 'EADDRINUSE') throw new IpcOptionError('socketPath', `cannot listen on ${path} (${code})`);
+      if (await socketAnswers(path)) throw new IpcOptionError('socketPath', `${path} is in use (${code}): is another server running?`);
       // A socket file left by a server that died: nobody answers on it. Anything else stays.
       if (!(await stat(path)).isSocket()) throw new IpcOptionError('socketPath', `${path} exists and is not a socket: remove it or choose another path`);
       await unlink(path);
