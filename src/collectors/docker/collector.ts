@@ -344,16 +344,15 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   };
 
   /**
-   * The running container's TagInfo; `undefined` when it does not exist or is not running, or when
-   * `id` is not a container id (or a prefix of 12+ digits): no such id is ever sent to the daemon.
+   * The running container's TagInfo; `undefined` when it does not exist or is not running. `id`
+   * is the daemon's own (listed, or named by an event) or was checked by `fetch`.
    */
   const inspectTags$ = (id: string): Observable<Inspected | undefined> =>
     defer(() => {
-      if (!isContainerIdOrPrefix(id)) return of(undefined);
       counters.inspects += 1;
       // Not aborted when unsubscribed: an inspect is short and a late answer is dropped (see
       // `isCurrentInspect`); passing an abort signal makes every dockerode request dearer.
-      // Encoded although checked: a path segment is encoded wherever it is built.
+      // Encoded whatever its origin: a path segment is encoded wherever it is built.
       return docker.getContainer(encodeURIComponent(id)).inspect();
     }).pipe(
       catchError((error: unknown) => {

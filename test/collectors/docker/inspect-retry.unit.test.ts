@@ -312,8 +312,10 @@ describe('dockerCollector inspect retries (fake daemon, virtual time)', () => {
 
   it('fetch is not retried: it fails at once and the Tagger answers with what it has', async () => {
     const { daemon, scheduler, collector } = await connected([], {});
-    daemon.script.set('f', ['fail']);
-    await expect(firstValueFrom(collector.fetch(containerId('f')))).rejects.toMatchObject({ reason: 'inspect-failed' });
+    // fetch sends only a container id in the daemon's form: hex.
+    const id = 'f'.repeat(64);
+    daemon.script.set(id, ['fail']);
+    await expect(firstValueFrom(collector.fetch(containerId(id)))).rejects.toMatchObject({ reason: 'inspect-failed' });
     expect(scheduler.actions).toHaveLength(0);
     expect(collector.counters).toMatchObject({ inspectErrors: 1, inspectRetries: 0, inspectGiveUps: 0 });
   });
