@@ -41,8 +41,8 @@ interface FakeDaemon {
   readonly socketPath: string;
   /** Renames container `index` (the next inspect answers the new name) and sends its event. */
   rename(index: number): void;
-  /** Sends a `die` event for container `index`. */
-  die(index: number): void;
+  /** Sends a `destroy` event for container `index` (a `die` deletes nothing: a stopped container keeps its tags for the grace). */
+  destroy(index: number): void;
   close(): Promise<void>;
 }
 
@@ -151,8 +151,8 @@ async function startFakeDaemon(count: number, dir: string): Promise<FakeDaemon> 
       generations[index] = (generations[index] ?? 0) + 1;
       send('rename', index);
     },
-    die(index) {
-      send('die', index);
+    destroy(index) {
+      send('destroy', index);
     },
     close() {
       for (const stream of streams) stream.destroy();
@@ -230,7 +230,7 @@ function line(label: string, ms: number, baselineLabel: string, baselineMs: numb
 /**
  * Per-event cost once connected: one rename per container (each inspected: renames of one
  * container in a burst would be coalesced, which is cheaper but not what is measured here), then
- * one die per container (no IO).
+ * one destroy per container (no IO).
  */
 async function perEvent(daemon: FakeDaemon, socketPath: string): Promise<void> {
   const collector = collectorOn(socketPath);
@@ -266,14 +266,14 @@ async function perEvent(daemon: FakeDaemon, socketPath: string): Promise<void> {
   const inspectUs = ((performance.now() - start) * 1000) / CONTAINERS;
   line(`per rename event (inspect + TagInfo), ${CONTAINERS}`, renameUs, 'plain inspect+extract(8)', inspectUs, 'µs');
 
-  // Dies: event -> deleteEntity, no IO.
+  // Destroys: event -> deleteEntity, no IO.
   start = performance.now();
-  for (let i = 0; i < CONTAINERS; i++) daemon.die(i);
+  for (let i = 0; i < CONTAINERS; i++) daemon.destroy(i);
   await waitFor(CONTAINERS * 3);
-  const dieUs = ((performance.now() - start) * 1000) / CONTAINERS;
+  const destroyUs = ((performance.now() - start) * 1000) / CONTAINERS;
   // Baseline: parse the same JSON lines into delete TagInfos in a loop.
   const lines = Array.from({ length: CONTAINERS }, (_, i) =>
-    JSON.stringify({ Type: 'container', Action: 'die', Actor: { ID: idOf(i), Attributes: { name: `app-${i}` } }, time: 1763765399 }),
+    JSON.stringify({ Type: 'container', Action: 'destroy', Actor: { ID: idOf(i), Attributes: { name: `app-${i}` } }, time: 1763765399 }),
   );
   start = performance.now();
   const deletes: TagInfo[] = [];
@@ -282,7 +282,7 @@ async function perEvent(daemon: FakeDaemon, socketPath: string): Promise<void> {
     deletes.push({ entity: containerId(event.Actor.ID), source: 'docker', lowCardTags: [], orchestratorCardTags: [], highCardTags: [], deleteEntity: true });
   }
   const loopUs = ((performance.now() - start) * 1000) / CONTAINERS;
-  line(`per die event (deleteEntity, no IO), ${CONTAINERS}`, dieUs, 'JSON.parse loop', loopUs, 'µs');
+  line(`per destroy event (deleteEntity, no IO), ${CONTAINERS}`, destroyUs, 'JSON.parse loop', loopUs, 'µs');
   subscription.unsubscribe();
 }
 
