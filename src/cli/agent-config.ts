@@ -90,8 +90,13 @@ export interface KvstoreConfig {
 export interface AgentConfig {
   /** The unix socket the server listens on. */
   readonly socketPath: string;
-  /** The token file: read if it exists, else generated (and removed on exit). */
+  /** The token file: the agent's own (fresh at each start, removed on exit) unless named by the user. */
   readonly tokenFile: string;
+  /**
+   * The user named the token file (flag, env or config file): a token it holds is theirs and kept
+   * (a missing one is generated and removed on exit). An unnamed one is rotated at each start.
+   */
+  readonly tokenFileExplicit: boolean;
   /** The Docker daemon: `unix:///path` or `tcp://host:port`; whether it was given explicitly. */
   readonly dockerHost: string;
   readonly dockerHostExplicit: boolean;
@@ -262,7 +267,8 @@ export function parseAgentConfig(flags: AgentFlags, env: Env, file: FileConfig |
 function resolve(flags: AgentFlags, env: Env, file: FileConfig, configFile: string | undefined): AgentConfig {
   const socket = pickString(flags, 'socket', env, 'TAGSTREAM_SOCKET', file, 'socket');
   const socketPath = socket?.value ?? defaultSocketPath(env);
-  const tokenFile = pickString(flags, 'token-file', env, 'TAGSTREAM_TOKEN_FILE', file, 'tokenFile')?.value ?? `${socketPath}.token`;
+  const namedTokenFile = pickString(flags, 'token-file', env, 'TAGSTREAM_TOKEN_FILE', file, 'tokenFile');
+  const tokenFile = namedTokenFile?.value ?? `${socketPath}.token`;
 
   const docker = pickString(flags, 'docker-host', env, 'DOCKER_HOST', file, 'dockerHost');
   if (docker !== undefined && !/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+\/?)$/.test(docker.value)) {
@@ -278,6 +284,7 @@ function resolve(flags: AgentFlags, env: Env, file: FileConfig, configFile: stri
   return {
     socketPath,
     tokenFile,
+    tokenFileExplicit: namedTokenFile !== undefined,
     dockerHost: docker?.value ?? DEFAULT_DOCKER_HOST,
     dockerHostExplicit: docker !== undefined,
     kubeconfig: kube?.value ?? (home === undefined ? undefined : join(home, '.kube', 'config')),

@@ -104,8 +104,9 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
   tagger.start();
   let server: TaggerServer;
   try {
-    // A fresh token at each start: one left by an agent that crashed is never reused.
-    server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, rotateToken: true, logger });
+    // The agent's own token file is fresh at each start: one left by an agent that crashed is never
+    // reused. A file the user named holds their token (provisioned for clients): it is kept.
+    server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, rotateToken: !config.tokenFileExplicit, logger });
   } catch (error) {
     await kv?.close();
     tagger.stop();

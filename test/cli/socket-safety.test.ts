@@ -262,6 +262,21 @@ describe('the token and the socket over the agent’s life', () => {
     expect(existsSync(`${socket}.token`)).toBe(false);
   });
 
+  it('keeps the token of a token file the user named, and leaves the file on exit', async () => {
+    const dir = await dirWith('provisioned', 0o700);
+    const socket = join(dir, 'agent.sock');
+    const tokenFile = join(dir, 'provisioned.token');
+    const provisioned = 'provisioned-token-shared-with-clients-0123';
+    await writeFile(tokenFile, `${provisioned}\n`, { mode: 0o600 });
+    const agent = spawnCli(['agent', '--json', '--socket', socket, '--token-file', tokenFile, ...NOTHING], { HOME: base });
+    await agent.waitForLine((l) => jsonOf(l)?.event === 'start');
+    expect((await readFile(tokenFile, 'utf8')).trim()).toBe(provisioned);
+    expect(await runCli(['list', '--socket', socket, '--token', provisioned], { HOME: base })).toMatchObject({ code: 0, stdout: '0 entities' });
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited()).toBe(0);
+    expect((await readFile(tokenFile, 'utf8')).trim()).toBe(provisioned);
+  });
+
   for (const signal of ['SIGHUP', 'SIGTERM', 'SIGINT'] as const) {
     it(`removes the socket and the token on ${signal}, and exits 0`, async () => {
       const socket = join(base, `on-${signal}.sock`);
