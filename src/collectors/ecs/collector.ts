@@ -43,7 +43,9 @@ export interface EcsFetchResponse {
 }
 
 /**
- * A `fetch` function: Node's global `fetch` (the default), undici's, or a test double.
+ * A `fetch` function: Node's global `fetch` (the default), undici's, or a test double. The collector
+ * asks it never to follow a redirect (`redirect: 'error'`): no request goes elsewhere than the
+ * metadata endpoint.
  *
  * @example
  * ```ts
@@ -51,7 +53,7 @@ export interface EcsFetchResponse {
  * ecsCollector({ fetch: logged });
  * ```
  */
-export type EcsFetch = (url: string, init: { readonly signal: AbortSignal }) => Promise<EcsFetchResponse>;
+export type EcsFetch = (url: string, init: { readonly signal: AbortSignal; readonly redirect: 'error' }) => Promise<EcsFetchResponse>;
 
 /**
  * Options of {@link ecsCollector}.
@@ -197,7 +199,7 @@ async function loadTask(fetchFn: EcsFetch, url: string, signal: AbortSignal): Pr
   let body: string;
   let status: number;
   try {
-    const response = await fetchFn(url, { signal });
+    const response = await fetchFn(url, { signal, redirect: 'error' });
     status = response.status;
     if (!response.ok) throw new EcsMetadataError('http-status', url, `answered HTTP ${status}`, status);
     body = await response.text();

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EcsCollectorOptionError, EcsMetadataError, ecsCollector } from '../../../src/collectors/ecs/index.js';
@@ -74,6 +76,31 @@ describe('ecsCollector', () => {
     expect(server.requests).toEqual([]);
     expect(ecs.counters).toEqual({ requests: 0, misses: 7, errors: 0 });
     expect((await fetchAll(ecs, CURL)).length).toBe(2);
+  });
+
+  it('never follows a redirect of the metadata endpoint: nothing reaches another host', async () => {
+    const reached: string[] = [];
+    const elsewhere = createServer((request, response) => {
+      reached.push(request.url ?? '');
+      response.end('{}');
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/v4/x/task`;
+    const redirecting = createServer((_request, response) => {
+      response.writeHead(302, { location: target });
+      response.end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const ecs = ecsCollector({ metadataUri: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/v4/y` });
+      expect(await fetchAll(ecs, CURL)).toEqual([]);
+      expect(ecs.counters).toMatchObject({ requests: 1, errors: 1 });
+      expect(reached).toEqual([]);
+    } finally {
+      redirecting.closeAllConnections();
+      elsewhere.closeAllConnections();
+      await Promise.all([new Promise((resolve) => redirecting.close(resolve)), new Promise((resolve) => elsewhere.close(resolve))]);
+    }
   });
 
   it("keeps a task's answer: later look-ups, found or not, send no request", async () => {
