@@ -20,6 +20,9 @@ export interface EventStreamSettings {
   readonly scheduler: SchedulerLike | undefined;
 }
 
+/** A burst yields to the event loop every this many chunks. */
+const BURST_TURN = 8;
+
 /**
  * Writes one event stream to `res` (headers already sent) until the reader goes, the tagger
  * stops or `closing$` emits; then ends or destroys the response and counts it in `counters`.
@@ -62,6 +65,8 @@ class EventStreamWriter {
   private dirty: Map<string, boolean> | undefined = new Map();
   private burst: Iterator<EventLine> | undefined;
   private burstCount = 0;
+  /** Chunks of the burst written so far. */
+  private chunks = 0;
   /** A write the socket has not taken yet (at most one at a time). */
   private inFlight = false;
   private done = false;
@@ -146,8 +151,9 @@ class EventStreamWriter {
       this.stall?.unsubscribe();
       this.stall = undefined;
       if (error !== null && error !== undefined) return; // the connection is gone; 'close' ends the stream
-      if (this.burst === undefined) this.pump();
-      // Between chunks of a burst, let other sockets and events have their turn.
+      // Every BURST_TURN chunks of a burst, let other sockets and events have their turn (a write
+      // the kernel takes at once calls back on the same turn).
+      if (this.burst === undefined || ++this.chunks % BURST_TURN !== 0) this.pump();
       else setImmediate(() => {
         this.pump();
       });
