@@ -114,11 +114,13 @@ describe('tagstream agent against an ECS task metadata endpoint', () => {
         'task_version:26',
         'ecs_container_name:curl',
         'region:us-west-2',
-        'availability_zone:us-west-2d',
+        'ecs_service:myservice',
         'aws_account:111122223333',
         `task_arn:${TASK_ARN}`,
       ]),
     );
+    // As the current Agent: availability zone tags on Fargate only (see docs/collectors.md).
+    expect((await tagger.tag(CURL, 'high')).filter((tag) => tag.startsWith('availability'))).toEqual([]);
     expect(await tagger.tag(CURL, 'low')).not.toContain(`task_arn:${TASK_ARN}`);
     expect(server.requests).toEqual(['/v4/0c5d2b8e-2495160603/task']);
 
