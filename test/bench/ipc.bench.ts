@@ -2,18 +2,25 @@
  * The IPC benchmarks (issue 4): queries per second over the unix socket for cached tags, beside a
  * plain node:http server answering a fixed JSON on the same kind of socket; events per second
  * through the stream to 100 clients, beside a plain node:http server writing the same NDJSON lines
- * to 100 responses; and the remote tagger's tag() from its mirror beside the local tagger's tag().
- * Servers and clients run in this process, for ours and for the baselines alike.
+ * to 100 responses; the remote tagger's tag() from its mirror beside the local tagger's tag(); and
+ * a remote tagger's first sync of 100,000 entities (server memory and time) beside a plain NDJSON
+ * dump streamed from the same store, one reader and ten at once.
+ * Servers and clients run in this process, for ours and for the baselines alike, except the sync's
+ * readers, which run in child processes so that this process's memory is the server's.
  */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, type ServerResponse, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Subject } from 'rxjs';
 import { type TagInfo, createTagger, silentLogger, streamCollector } from '../../src/index.js';
 import { createTaggerClient, serveTagger, tagsPath } from '../../src/ipc/index.js';
 import { readTokenFile } from '../../src/ipc/token.js';
-import { report } from './harness.js';
+import { heapUsed, report } from './harness.js';
+import type { SyncOrder } from './sync-client.js';
 
 const ENTITIES = 10_000;
 const entityId = (i: number): string => `container_id://${i.toString(16).padStart(12, '0')}`;
@@ -188,10 +195,160 @@ async function fanOut(dir: string): Promise<void> {
   );
 }
 
+/** A reader in a child process (test/bench/sync-client.js); `sync` resolves when it holds every entity. */
+interface SyncChild {
+  sync(order: SyncOrder): Promise<void>;
+  kill(): void;
+}
+
+async function syncChild(): Promise<SyncChild> {
+  const child: ChildProcess = fork(join(dirname(fileURLToPath(import.meta.url)), 'sync-client.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await once(child, 'message'); // ready
+  return {
+    sync: (order) =>
+      new Promise<void>((resolve, reject) => {
+        child.once('message', (answer: { entities?: number; error?: string }) => {
+          if (answer.entities === order.entities) resolve();
+          else reject(new Error(answer.error ?? `the reader holds ${String(answer.entities)} entities, not ${String(order.entities)}`));
+        });
+        child.send(order);
+      }),
+    kill: () => child.kill(),
+  };
+}
+
+interface Peak {
+  readonly ms: number;
+  /** Peak growth of heapUsed + external above a collected heap at the start, bytes. */
+  readonly heap: number;
+  /** Peak growth of the resident set above its size at the start, bytes. */
+  readonly rss: number;
+}
+
+/** Runs `work`, sampling this process's memory every millisecond. */
+async function peakDuring(work: () => Promise<void>): Promise<Peak> {
+  heapUsed(); // a full collection first
+  const base = process.memoryUsage();
+  let heap = 0;
+  let rss = 0;
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    heap = Math.max(heap, m.heapUsed + m.external);
+    rss = Math.max(rss, m.rss);
+  };
+  const sampler = setInterval(sample, 1);
+  const start = process.hrtime.bigint();
+  await work();
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  clearInterval(sampler);
+  sample();
+  return { ms, heap: heap - (base.heapUsed + base.external), rss: rss - base.rss };
+}
+
+async function sync(dir: string): Promise<void> {
+  const N = 100_000;
+  const CONCURRENT = 10;
+  const input = new Subject<TagInfo>();
+  const tagger = createTagger({ collectors: [streamCollector('docker', input)], logger: silentLogger, pruneInterval: 60_000 });
+  tagger.start();
+  for (let i = 0; i < N; i++) input.next(info(i, 1));
+  const socketPath = join(dir, 'sync.sock');
+  const server = await serveTagger(tagger, { socketPath, logger: silentLogger });
+  const token = await readTokenFile(server.tokenFile);
+
+  // Baseline: the same lines (levels, as mirrors read them), streamed from the store in 64 KiB
+  // chunks as the socket drains, then the end of the response.
+  const plain = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const entries = tagger.storedEntries()[Symbol.iterator]();
+    let count = 0;
+    const pump = (): void => {
+      for (;;) {
+        let chunk = '';
+        let next = entries.next();
+        while (next.done !== true) {
+          const [entity, tags] = next.value;
+          chunk += `${JSON.stringify({ type: 'added', entity, tags: tags.high, levels: { low: tags.low.length, orchestrator: tags.orchestrator.length } })}\n`;
+          count += 1;
+          if (chunk.length >= 64 * 1024) break;
+          next = entries.next();
+        }
+        if (next.done === true) {
+          res.end(`${chunk}${JSON.stringify({ type: 'synced', entities: count })}\n`);
+          return;
+        }
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+  const plainPath = join(dir, 'sync-plain.sock');
+  await listen(plain, plainPath);
+
+  const children = await Promise.all(Array.from({ length: CONCURRENT }, syncChild));
+  const ours: SyncOrder = { kind: 'remote', socketPath, tokenFile: server.tokenFile, token, entities: N };
+  const base: SyncOrder = { kind: 'plain', socketPath: plainPath, tokenFile: server.tokenFile, token, entities: N };
+  const one = (order: SyncOrder): Promise<Peak> => peakDuring(() => (children[0] as SyncChild).sync(order));
+  const many = (order: SyncOrder): Promise<Peak> => peakDuring(async () => {
+    await Promise.all(children.map((c) => c.sync(order)));
+  });
+  await one(ours); // warm-up, both sides
+  await one(base);
+  const rounds = { ours: [] as Peak[], base: [] as Peak[], oursMany: [] as Peak[], baseMany: [] as Peak[] };
+  for (let round = 0; round < 4; round++) {
+    // Alternate which side goes first.
+    if (round % 2 === 0) {
+      rounds.ours.push(await one(ours));
+      rounds.base.push(await one(base));
+    } else {
+      rounds.base.push(await one(base));
+      rounds.ours.push(await one(ours));
+    }
+  }
+  for (let round = 0; round < 2; round++) {
+    if (round % 2 === 0) {
+      rounds.oursMany.push(await many(ours));
+      rounds.baseMany.push(await many(base));
+    } else {
+      rounds.baseMany.push(await many(base));
+      rounds.oursMany.push(await many(ours));
+    }
+  }
+  for (const c of children) c.kill();
+  await server.close();
+  plain.closeAllConnections();
+  await new Promise((r) => plain.close(r));
+  tagger.stop();
+
+  const median = (peaks: readonly Peak[], key: keyof Peak): number => {
+    const sorted = peaks.map((p) => p[key]).sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+  };
+  const MiB = 1024 * 1024;
+  const title = `remote tagger first sync, ${N.toLocaleString('en-US')} entities`;
+  report(`${title}: time (median of 4)`, { name: 'remote tagger', value: median(rounds.ours, 'ms'), unit: 'ms' }, { name: 'plain NDJSON dump from the store', value: median(rounds.base, 'ms'), unit: 'ms' }, '≤ 1.3');
+  report(`${title}: server heap peak growth (median of 4)`, { name: 'remote tagger', value: median(rounds.ours, 'heap') / MiB, unit: 'MiB' }, { name: 'plain NDJSON dump', value: median(rounds.base, 'heap') / MiB, unit: 'MiB' }, '≤ 2');
+  // After the warm-up, a sync that needs no memory the process does not hold already shows 0 here.
+  const rss = (peaks: readonly Peak[]): string => peaks.map((p) => (p.rss / MiB).toFixed(1)).join(', ');
+  console.log(`${title}: server RSS peak growth per round: remote tagger ${rss(rounds.ours)} MiB | plain NDJSON dump ${rss(rounds.base)} MiB | ${CONCURRENT} readers at once: remote tagger ${rss(rounds.oursMany)} MiB, plain ${rss(rounds.baseMany)} MiB`);
+  report(`${title}, ${CONCURRENT} readers at once: time (median of 2)`, { name: 'remote tagger', value: median(rounds.oursMany, 'ms'), unit: 'ms' }, { name: 'plain NDJSON dump', value: median(rounds.baseMany, 'ms'), unit: 'ms' }, undefined);
+  report(`${title}, ${CONCURRENT} readers at once: server heap peak growth (median of 2)`, { name: 'remote tagger', value: median(rounds.oursMany, 'heap') / MiB, unit: 'MiB' }, { name: 'plain NDJSON dump', value: median(rounds.baseMany, 'heap') / MiB, unit: 'MiB' }, undefined);
+  report(`${title}: server heap peak growth, ${CONCURRENT} readers at once vs one`, { name: `${CONCURRENT} readers`, value: median(rounds.oursMany, 'heap') / MiB, unit: 'MiB' }, { name: 'one reader', value: median(rounds.ours, 'heap') / MiB, unit: 'MiB' }, undefined);
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'tagstream-ipc-bench-'));
+const only = process.argv.slice(2);
 try {
-  await queries(dir);
-  await fanOut(dir);
+  if (only.length > 0 && only.includes('sync')) {
+    await sync(dir);
+  } else {
+    await queries(dir);
+    await fanOut(dir);
+    await sync(dir);
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
