@@ -11,9 +11,9 @@ import type { ServerCounters } from './server-telemetry.js';
 export interface EventStreamSettings {
   /** How far (bytes) a reader may fall behind on changes before it is cut. */
   readonly maxBacklog: number;
-  /** A reader that takes nothing for this long while lines wait for it is closed. */
+  /** A reader that does not take a write for this long is closed. */
   readonly stallTimeout: number;
-  /** The bytes of burst lines written at once: the most a stream's burst holds in memory. */
+  /** The most characters written at once (burst chunks, queued lines): about what a syncing stream holds. */
   readonly chunkBytes: number;
   readonly logger: Logger;
   /** The scheduler of the stall timer. Default: Node timers, `unref()`'d. */
@@ -27,15 +27,15 @@ const BURST_TURN = 8;
  * Writes one event stream to `res` (headers already sent) until the reader goes, the tagger
  * stops or `closing$` emits; then ends or destroys the response and counts it in `counters`.
  *
- * - The burst is pulled from {@link Tagger.storedEntries} as the reader takes it: a chunk of about
- *   `chunkBytes` is written, the next one only after the socket drained. Changes during the burst
- *   are remembered by entity only; after the `synced` line each such entity is written as it is
- *   now (`modified`, or `deleted` when gone). So a stream holds about one chunk, whatever the size
- *   of the store, and ten readers syncing at once hold ten chunks.
- * - Then each change is written as it happens. A reader is cut when the bytes it has not taken,
- *   not counting the rest of its burst or of one line larger than `maxBacklog` that it is reading,
- *   pass `maxBacklog`: a large line does not cut a reader that reads.
- * - A reader that takes no byte for `stallTimeout` while bytes wait for it is closed.
+ * - One write at a time is in the socket: the next goes only once the socket has taken it.
+ * - The burst is pulled from {@link Tagger.storedEntries} a chunk of about `chunkBytes` at a time.
+ *   Changes during the burst are remembered by entity only; after the `synced` line each such
+ *   entity is written as it is then (`modified`, or `deleted` when gone). So a syncing stream
+ *   holds about one chunk, whatever the size of the store, and ten at once about ten.
+ * - Then changes wait in the stream's own queue and go out in writes of up to `chunkBytes` (a
+ *   longer line in pieces). The reader is cut when the queued bytes, not counting the line it will
+ *   read next, pass `maxBacklog`: one line larger than the bound does not cut a reader that reads.
+ * - A reader that does not take a write for `stallTimeout` is closed (`streamsStalled`).
  *
  * @example
  * ```ts
