@@ -15,10 +15,10 @@ import type { TagInfo } from '../../../src/tagger/types.js';
 import { RecordingLogger } from '../recording-logger.js';
 
 /**
- * What one inspect answers: a 500, a broken socket, a 404 "no such container", or the container
- * running (`Config.Env` holds a secret that must never be logged).
+ * What one inspect answers: a 500, a broken socket, a 404 "no such container", the container
+ * running (`Config.Env` holds a secret that must never be logged), or stopped just now.
  */
-type InspectAnswer = 'fail' | 'reset' | 'missing' | 'running';
+type InspectAnswer = 'fail' | 'reset' | 'missing' | 'running' | 'stopped';
 
 interface FakeDaemon {
   readonly client: DockerClient;
@@ -40,7 +40,8 @@ function fakeDaemon(scheduler: VirtualTimeScheduler): FakeDaemon {
     const times = daemon.inspected.get(id) ?? [];
     times.push(scheduler.now());
     daemon.inspected.set(id, times);
-    switch (daemon.script.get(id)?.shift() ?? 'running') {
+    const next = daemon.script.get(id)?.shift() ?? 'running';
+    switch (next) {
       case 'fail':
         return Promise.reject(Object.assign(new Error('(HTTP code 500) server error - context deadline exceeded'), { statusCode: 500 }));
       case 'reset':
@@ -48,10 +49,11 @@ function fakeDaemon(scheduler: VirtualTimeScheduler): FakeDaemon {
       case 'missing':
         return Promise.reject(Object.assign(new Error(`(HTTP code 404) no such container - No such container: ${id}`), { statusCode: 404 }));
       case 'running':
+      case 'stopped':
         return Promise.resolve({
           Id: id,
           Name: `/${id}-name`,
-          State: { Running: true },
+          State: next === 'running' ? { Running: true } : { Running: false, FinishedAt: new Date(scheduler.now()).toISOString() },
           Config: { Image: 'redis:7', Env: ['DD_ENV=prod', `PASSWORD=${SECRET}`], Labels: {} },
         });
     }
@@ -222,7 +224,7 @@ describe('dockerCollector inspect retries (fake daemon, virtual time)', () => {
     expect(collector.counters).toMatchObject({ inspects: 4, inspectErrors: 1, inspectRetries: 1, inspectGiveUps: 0 });
   });
 
-  it.each(['die', 'destroy'] as const)('a %s supersedes a waiting retry: cancelled, no tags after the delete', async (action) => {
+  it.each(['destroy'] as const)('a %s supersedes a waiting retry: cancelled, no tags after the delete', async (action) => {
     const { daemon, scheduler, collector, infos } = await connected([], {});
     daemon.script.set('a', ['fail']);
     daemon.event('start', 'a');
@@ -238,6 +240,34 @@ describe('dockerCollector inspect retries (fake daemon, virtual time)', () => {
     expect(daemon.inspected.get('a')).toEqual([0]);
     expect(tagged(infos)).toEqual([[containerId('a'), 'delete']]);
     expect(collector.counters).toMatchObject({ inspects: 1, inspectRetries: 1, inspectGiveUps: 0 });
+  });
+
+  it('a die leaves a waiting retry waiting: its answer, the container stopped, tags it for the grace, whose end deletes it', async () => {
+    const { daemon, scheduler, collector, infos } = await connected([], {}, { stoppedGrace: 60_000 });
+    daemon.script.set('a', ['fail', 'stopped']);
+    daemon.event('start', 'a');
+    await settle();
+    expect(scheduler.actions).toHaveLength(1);
+
+    daemon.event('die', 'a');
+    await settle();
+    // The retry (due at 100 ms) and the grace (60 s from the die) wait.
+    expect(scheduler.actions).toHaveLength(2);
+    expect(infos).toEqual([]);
+    scheduler.maxFrames = 100;
+    await tick(scheduler);
+    expect(daemon.inspected.get('a')).toEqual([0, 100]);
+    expect(tagged(infos)).toEqual([[containerId('a'), 'tags']]);
+    scheduler.maxFrames = 59_999;
+    await tick(scheduler);
+    expect(tagged(infos)).toEqual([[containerId('a'), 'tags']]);
+    scheduler.maxFrames = 60_000;
+    await tick(scheduler);
+    expect(tagged(infos)).toEqual([
+      [containerId('a'), 'tags'],
+      [containerId('a'), 'delete'],
+    ]);
+    expect(collector.counters).toMatchObject({ inspects: 2, inspectRetries: 1, inspectGiveUps: 0, expired: 1 });
   });
 
   it('a new start supersedes a waiting retry: one inspect at once, no duplicate when the retry would have been due', async () => {
@@ -262,7 +292,7 @@ describe('dockerCollector inspect retries (fake daemon, virtual time)', () => {
     daemon.event('start', 'a');
     await settle();
     daemon.event('start', 'b');
-    daemon.event('die', 'b');
+    daemon.event('destroy', 'b');
     await settle();
     expect(scheduler.actions).toHaveLength(1);
     await tick(scheduler);
