@@ -26,6 +26,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import type { KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
 import { EntityIdPrefix } from '../../tagger/entity-id.js';
 import { isPodUid, isRuntimeContainerId } from '../shared/id-forms.js';
+import { noRedirectHttp } from './no-redirect-http.js';
 import { deleteEntityInfo } from '../../tagger/stream-collector.js';
 import { SourcePriority } from '../../tagger/types.js';
 import type { Collector, TagInfo } from '../../tagger/types.js';
@@ -306,7 +307,16 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
           kc = new k8s.KubeConfig();
           kc.loadFromDefault();
         }
-        const api = kc.makeApiClient(k8s.CoreV1Api);
+        // As makeApiClient, with an HTTP layer that never follows a redirect off the API server.
+        const cluster = kc.getCurrentCluster();
+        if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+        const api = new k8s.CoreV1Api(
+          k8s.createConfiguration({
+            baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+            authMethods: { default: kc },
+            httpApi: noRedirectHttp(k8s),
+          }),
+        );
         lister = {
           pods: (request) => api.listPodForAllNamespaces(request),
           services: (request) => api.listServiceForAllNamespaces(request),

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -324,6 +327,38 @@ describe('kubernetesCollector: fetch', () => {
       expect(await fetchAll(k8s, entity)).toEqual([]);
     }
     expect(k8s.counters).toMatchObject({ lists: 0, fetchMisses: 7 });
+  });
+
+  it('never follows a redirect off the API server: the list fails, nothing reaches another host', async () => {
+    const reached: string[] = [];
+    const elsewhere = createServer((request, response) => {
+      reached.push(`${request.url ?? ''} ${request.headers.authorization ?? ''}`);
+      response.end('{"items":[]}');
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/api/v1/pods`;
+    const redirecting = createServer((_request, response) => {
+      response.writeHead(302, { location: target });
+      response.end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const redirected = new KubeConfig();
+      redirected.loadFromOptions({
+        clusters: [{ name: 'r', server: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`, skipTLSVerify: true }],
+        users: [{ name: 'u', token: 'the-api-server-token' }],
+        contexts: [{ name: 'r', cluster: 'r', user: 'u' }],
+        currentContext: 'r',
+      });
+      const k8s = collector({ kubeConfig: redirected });
+      expect(await fetchAll(k8s, podUid(randomUUID()))).toEqual([]);
+      expect(k8s.counters).toMatchObject({ lists: 1, listErrors: 1 });
+      expect(reached).toEqual([]);
+    } finally {
+      redirecting.closeAllConnections();
+      elsewhere.closeAllConnections();
+      await Promise.all([new Promise((resolve) => redirecting.close(resolve)), new Promise((resolve) => elsewhere.close(resolve))]);
+    }
   });
 
   it('a failed list on a miss finds nothing and is counted', async () => {
