@@ -23,6 +23,7 @@ describe('parseCommandLine: the agent', () => {
     expect(agent([])).toEqual({
       socketPath: '/run/user/1000/tagstream.sock',
       tokenFile: '/run/user/1000/tagstream.sock.token',
+      tokenFileExplicit: false,
       dockerHost: DEFAULT_DOCKER_HOST,
       dockerHostExplicit: false,
       kubeconfig: '/home/ada/.kube/config',
@@ -48,6 +49,7 @@ describe('parseCommandLine: the agent', () => {
     const config = agent(['--socket', '/flag.sock', '--node-name', 'flag-node'], env, file);
     expect(config.socketPath).toBe('/flag.sock'); // flag over env over file
     expect(config.tokenFile).toBe('/flag.sock.token'); // derived from the winning socket
+    expect(config.tokenFileExplicit).toBe(false); // the agent's own: rotated at each start
     expect(config.nodeName).toBe('flag-node');
     expect(config.pruneInterval).toBe(2000); // env over file
     expect(config.json).toBe(true); // file over default
@@ -79,6 +81,7 @@ describe('parseCommandLine: the agent', () => {
     expect(config).toMatchObject({
       socketPath: '/s.sock',
       tokenFile: '/t',
+      tokenFileExplicit: true,
       dockerHost: 'tcp://10.0.0.1:2375',
       dockerHostExplicit: true,
       kubeconfig: '/k',
