@@ -218,7 +218,7 @@ describe.skipIf(skip)('a Docker container\'s lifecycle (real Docker engine)', ()
     expect(missing).toEqual([]);
   }, 60_000);
 
-  it('a fetch does not bring back a container stopped for longer than the grace', async () => {
+  it('a fetch does not bring back a container stopped for longer than the grace; its "not found" never hides the start', async () => {
     const grace = 500;
     const id = await engine.run({ name: 'long-stopped' });
     await engine.docker.getContainer(id).kill();
@@ -227,6 +227,13 @@ describe.skipIf(skip)('a Docker container\'s lifecycle (real Docker engine)', ()
     await waitConnected(collector);
     expect(await tagger.tag(containerId(id), 'high')).toEqual([]);
     expect(held(tagger, id)).toBe(false);
+    // That "not found" is remembered (notFoundTtl, 30 s), yet it never hides the container's start:
+    // the start's tags reach the store, and a stored source is never fetched.
+    await engine.docker.getContainer(id).start();
+    await waitForTags(tagger, id, (tags) => tags.includes('container_name:long-stopped'));
+    const hits = tagger.telemetry().negativeCacheHits;
+    expect(await tagger.tag(containerId(id), 'high')).toContain('container_name:long-stopped');
+    expect(tagger.telemetry().negativeCacheHits).toBe(hits);
   }, 30_000);
 
   // 250 by default, not the 1,000 of the issue: under the vfs storage driver each container copies
