@@ -277,29 +277,37 @@ function positive(option: string, value: number, integer: boolean): number {
 
 /**
  * The Docker collector, in stream mode: on subscription it opens the daemon's event stream,
- * lists the running containers and inspects each (at most `inspectConcurrency` at once), then
+ * lists the containers and inspects each running one (at most `inspectConcurrency` at once), then
  * follows container events — `start` and `rename` inspect the container and emit its TagInfo,
- * `die` and `destroy` emit `deleteEntity`. Events that arrive while the list is answered are
- * kept and win over it for their containers; a later event for a container makes its pending
- * inspect stale, so an old answer never overwrites a newer one.
+ * `destroy` emits `deleteEntity`. Events that arrive while the list is answered are kept and win
+ * over it for their containers; a later event for a container makes its pending inspect stale, so
+ * an old answer never overwrites a newer one.
+ *
+ * Docker keeps a container's id across `restart` and stop/start, so `die` deletes nothing: a
+ * stopped container keeps its tags for `stoppedGrace` (counted from its `State.FinishedAt` when an
+ * inspect or a fetch finds it stopped), a `start` within it cancels it, and its end emits
+ * `deleteEntity`. Grace timers run on `scheduler` and outlive reconnections.
  *
  * `tagInfo$` is hot and shared: one event stream however many subscribers; one that joins
  * late first receives the TagInfo of every container known. When the daemon goes away, it
  * reconnects with exponential backoff (`reconnectDelay`), asks for the events since the last one
- * it saw, relists, and emits `deleteEntity` for every container that vanished meanwhile and tags
- * for every one that appeared. It never errors. When the last subscriber leaves, the connection
+ * it saw, relists (stopped containers too), and emits `deleteEntity` for every container that
+ * vanished meanwhile, starts the grace of every one that stopped, and tags every one that
+ * appeared. It never errors. When the last subscriber leaves, the connection
  * closes and what was known is forgotten.
  *
  * An inspect that fails while the connection stays up (a timeout, a 500, a broken socket) is
  * retried on `scheduler` with exponential backoff (`inspectRetry`), without holding one of the
  * `inspectConcurrency` slots while it waits; "not found" is an answer, never retried. A later event
- * for the container (`die`, `destroy`, a new `start` or `rename`) cancels a waiting retry, and so do
+ * for the container (`destroy`, a new `start` or `rename`; not `die`) cancels a waiting retry, and so do
  * a reconnection (its relist inspects anew) and the last unsubscription. After the last retry
  * fails the collector gives up: the container keeps what it had. Retries and give-ups are
  * counted (`inspectRetries`, `inspectGiveUps`) and logged, by container id only.
  *
- * `fetch(entity)` inspects one container: its TagInfo when it runs, nothing when it does not
- * exist, is stopped or the entity is not a container id. Only `container_id://` ids of 12 to 64
+ * `fetch(entity)` inspects one container: its TagInfo when it runs or stopped less than
+ * `stoppedGrace` ago (the stream then deletes it when what is left of the grace runs out, unless it
+ * starts), nothing when it does not exist, never ran, stopped longer ago, or the entity is not a
+ * container id. Only `container_id://` ids of 12 to 64
  * lower-case hex digits are sent to the daemon; anything else is "not found" without a request.
  * A short id (12 to 63 digits, as `docker ps` prints it) answers the full container it begins
  * (`shortIds` tells the Tagger so); one that begins several fails with `AmbiguousEntityIdError`.
@@ -344,8 +352,9 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   };
 
   /**
-   * The running container's TagInfo; `undefined` when it does not exist or is not running. `id`
-   * is the daemon's own (listed, or named by an event) or was checked by `fetch`.
+   * The container's TagInfo, with what is left of its grace when it is stopped; `undefined` when it
+   * does not exist, never ran or stopped longer than `stoppedGrace` ago. `id` is the daemon's own
+   * (listed, or named by an event) or was checked by `fetch`.
    */
   const inspectTags$ = (id: string): Observable<Inspected | undefined> =>
     defer(() => {
