@@ -15,7 +15,7 @@ export type ContainerAction = 'start' | 'die' | 'destroy' | 'rename';
 
 /**
  * The default grace of a stopped container: how long its tags are kept after it stopped (5
- * minutes, as long as the Datadog Agent keeps a deleted source).
+ * minutes: time for a log pipeline to read its last lines, or for a restart policy to start it again).
  *
  * @example
  * ```ts
