@@ -2,7 +2,8 @@
  * End to end, `tagstream agent --kvstore etcd://host:port`: a real etcd (test/services/etcd.ts), the
  * private Docker engine (test/services/docker.ts), and two agents as child processes on their own
  * sockets — A with Docker, B with every collector disabled. B serves A's containers through etcd;
- * they go from B when the container stops, when A stops (SIGTERM: A deletes its keys) and when an
+ * they go from B when the container is removed (a stopped one keeps its tags for the Docker
+ * collector's grace), when A stops (SIGTERM: A deletes its keys) and when an
  * agent dies (SIGKILL: its lease expires); while etcd is down, an agent's kvstore row says so.
  * Needs etcd, dockerd, busybox-static and root; skipped with a printed reason elsewhere, failed
  * under CI. The row for each health of the store (pure) runs everywhere.
@@ -106,7 +107,7 @@ describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker 
     await tmp?.remove();
   }, 60_000);
 
-  it('B serves A\'s containers through etcd; they go when the container stops, when A stops (SIGTERM) and when an agent dies (SIGKILL)', async () => {
+  it('B serves A\'s containers through etcd; they go when the container is removed, when A stops (SIGTERM) and when an agent dies (SIGKILL)', async () => {
     // A: Docker; a long lease, so that its keys going at SIGTERM proves A deleted them.
     const a = startAgent('host-a', ['--docker-host', `unix://${ready.engine.socketPath}`, '--label-as-tag', 'com.example.team=team'], 60_000);
     // B: nothing of its own.
@@ -143,9 +144,9 @@ describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker 
     const statusB = jsonOf(await b.agent.waitForLine((l) => (jsonOf(l)?.entitiesBySource as Record<string, number> | undefined)?.kvstore === 1));
     expect(statusB?.collectors).toContainEqual({ name: 'kvstore', state: 'connected', entities: 1 });
 
-    // The container stops: gone from A, from etcd, from B.
-    await ready.engine.docker.getContainer(id).stop();
-    await eventually(async () => ((await listed(b.query)).length === 0 ? true : undefined), 'the stopped container to leave B', 10_000);
+    // The container is removed: gone from A, from etcd, from B.
+    await ready.engine.docker.getContainer(id).remove({ force: true });
+    await eventually(async () => ((await listed(b.query)).length === 0 ? true : undefined), 'the removed container to leave B', 10_000);
     expect(await keysInEtcd()).toEqual([]);
 
     // SIGTERM A: it exits 0, having deleted its keys (its lease has 60 s to run), and B empties.
@@ -205,7 +206,7 @@ describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker 
       expect(up).toMatchObject({ level: 'info', reason: `${kvstore} as host-e, prefix tagstream/tags/v1` });
       // Written soon after etcd is back (the store's periodic synchronization is 5 min away).
       await eventually(async () => ((await keysInEtcd()).includes(`host-e/${entity}`) ? true : undefined), 'the container\'s key in etcd', 15_000);
-      await ready.engine.docker.getContainer(id).stop();
+      await ready.engine.docker.getContainer(id).remove({ force: true });
       await eventually(async () => ((await keysInEtcd()).includes(`host-e/${entity}`) ? undefined : true), 'the key to go with the container', 15_000);
     } finally {
       await ready.etcd.start();
