@@ -117,6 +117,8 @@ export interface AgentConfig {
   readonly annotationsAsTags: TagMapping;
   /** How long deletes are batched before a prune, ms. */
   readonly pruneInterval: number;
+  /** How long a stopped Docker container keeps its tags (its last log lines are read after it died), ms. */
+  readonly stoppedGrace: number;
   /** Time between two Kubernetes lists, ms. */
   readonly kubernetesPeriod: number;
   /** Time between two `status` JSON lines, ms. */
@@ -162,6 +164,7 @@ export const AGENT_FLAG_OPTIONS = {
   'env-as-tag': { type: 'string', multiple: true },
   'annotation-as-tag': { type: 'string', multiple: true },
   'prune-interval': { type: 'string' },
+  'stopped-grace': { type: 'string' },
   'kubernetes-period': { type: 'string' },
   'status-interval': { type: 'string' },
   json: { type: 'boolean' },
@@ -187,6 +190,7 @@ const FILE_KEYS: ReadonlySet<string> = new Set([
   'envAsTags',
   'annotationsAsTags',
   'pruneInterval',
+  'stoppedGrace',
   'kubernetesPeriod',
   'statusInterval',
   'json',
@@ -296,6 +300,7 @@ function resolve(flags: AgentFlags, env: Env, file: FileConfig, configFile: stri
     envAsTags: pickMapping(flags, 'env-as-tag', env, 'TAGSTREAM_ENV_AS_TAGS', file, 'envAsTags'),
     annotationsAsTags: pickMapping(flags, 'annotation-as-tag', env, 'TAGSTREAM_ANNOTATIONS_AS_TAGS', file, 'annotationsAsTags'),
     pruneInterval: pickDuration(flags, 'prune-interval', env, 'TAGSTREAM_PRUNE_INTERVAL', file, 'pruneInterval', 1000),
+    stoppedGrace: pickDuration(flags, 'stopped-grace', env, 'TAGSTREAM_STOPPED_GRACE', file, 'stoppedGrace', 300_000),
     kubernetesPeriod: pickDuration(flags, 'kubernetes-period', env, 'TAGSTREAM_KUBERNETES_PERIOD', file, 'kubernetesPeriod', 5000),
     statusInterval: pickDuration(flags, 'status-interval', env, 'TAGSTREAM_STATUS_INTERVAL', file, 'statusInterval', 10_000),
     json: pickBoolean(flags, 'json', env, 'TAGSTREAM_JSON', file, 'json'),

@@ -236,6 +236,7 @@ async function startCollector(detection: Detection, config: AgentConfig, logger:
           docker: dockerClient('socketPath' in detection.target ? { socketPath: detection.target.socketPath } : { host: detection.target.host, port: detection.target.port }),
           labelsAsTags: config.labelsAsTags,
           envAsTags: config.envAsTags,
+          stoppedGrace: config.stoppedGrace,
           logger,
         });
         return { name: 'docker', collector: docker, initial, state$: docker.state$.pipe(map((s) => dockerShownState(s, detection.reason))) };

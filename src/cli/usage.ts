@@ -38,6 +38,7 @@ Flags beat environment variables, which beat the config file, which beats the de
   --env-as-tag <VAR=tag>       container env variables as tags      TAGSTREAM_ENV_AS_TAGS (JSON)
   --annotation-as-tag <a=tag>  pod annotations as tags              TAGSTREAM_ANNOTATIONS_AS_TAGS (JSON)
   --prune-interval <ms>        delete batching window (1000)        TAGSTREAM_PRUNE_INTERVAL
+  --stopped-grace <ms>         a stopped container's tags (300000)  TAGSTREAM_STOPPED_GRACE
   --kubernetes-period <ms>     time between pod lists (5000)        TAGSTREAM_KUBERNETES_PERIOD
   --status-interval <ms>       time between JSON status lines (10000) TAGSTREAM_STATUS_INTERVAL
   --json                       JSON lines instead of the table      TAGSTREAM_JSON

@@ -118,4 +118,36 @@ describe.skipIf(skip)('tagstream agent against a real Docker engine', () => {
     expect(await watch.exited()).toBe(1);
     expect(watch.stderr()).toContain('went away');
   }, 120_000);
+  it('keeps a stopped container\'s tags for --stopped-grace, through a restart, and drops them after', async () => {
+    const graceSocket = join(tmp.dir, 'grace.sock');
+    const grace = spawnCli(
+      ['agent', '--json', '--socket', graceSocket, '--docker-host', `unix://${engine.socketPath}`, '--prune-interval', '200', '--stopped-grace', '3000'],
+      env,
+    );
+    await grace.waitForLine((l) => {
+      const line = jsonOf(l);
+      return line?.event === 'collector' && line.collector === 'docker' && line.state === 'connected';
+    });
+    const query = ['--socket', graceSocket];
+    const id = await engine.run({ name: 'short-lived' });
+    const entity = `container_id://${id}`;
+    const tagsOf = async (): Promise<string[]> => {
+      const result = await runCli(['tag', entity, '-c', 'high', '--json', ...query], env);
+      return (jsonOf(result.stdout)?.tags as string[] | undefined) ?? [];
+    };
+    await eventually(async () => ((await tagsOf()).includes('container_name:short-lived') ? true : undefined), 'the container\'s tags');
+
+    // A restart keeps them throughout; a stop keeps them for the grace (its last log lines are read after it).
+    await engine.docker.getContainer(id).restart({ t: 0 });
+    await engine.docker.getContainer(id).stop({ t: 0 });
+    const stoppedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await tagsOf()).toContain('container_name:short-lived');
+    await eventually(async () => ((await tagsOf()).length === 0 ? true : undefined), 'the tags to go after the grace', 10_000);
+    // Not before the grace (3 s) has run out.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(2500);
+
+    grace.child.kill('SIGTERM');
+    expect(await grace.exited()).toBe(0);
+  }, 60_000);
 });
