@@ -1,7 +1,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { Coordinator, LogStreamState, TerminateRequest } from './coordinator.js';
-import { isTransient } from './errors.js';
+import { attempt, isTransient } from './errors.js';
 import type { LogStreamDescriptor } from './types.js';
 
 /** How long a cached stream state lives by default: 10 minutes. */
@@ -26,14 +26,6 @@ interface CacheEntry {
   terminalIndex: number;
   register: Promise<LogStreamState> | undefined;
   terminate: Promise<void> | undefined;
-}
-
-function attempt<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return call();
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
 }
 
 /**
@@ -94,7 +86,8 @@ export function cachingCoordinator(inner: Coordinator, options: CachingCoordinat
       if (pending === undefined) {
         const call = attempt(() => inner.registerStream(state, descriptor)).then((remote) => {
           learnTerminalIndex(entry, remote.terminalIndex);
-          return remote;
+          // The answer outlives this call: its secret may be a view into a caller's buffer.
+          return { ...remote, secret: remote.secret.slice() };
         });
         entry.register = pending = call;
         call.catch((error: unknown) => {

@@ -4,6 +4,7 @@ import { cachingCoordinator, DEFAULT_STREAM_STATE_CACHE_EXPIRE } from './cache.j
 import { encodeLogEntry } from './codec.js';
 import type { Coordinator, LogStreamState } from './coordinator.js';
 import {
+  attempt,
   BundleEntriesError,
   CollectorClosedError,
   CoordinatorError,
@@ -293,7 +294,7 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     };
     let state: LogStreamState;
     try {
-      state = await coordinator.registerStream(request, desc);
+      state = await attempt(() => coordinator.registerStream(request, desc));
     } catch (error) {
       const failure = asCoordinatorError('register', error);
       logger.error(`logs: ${failure.message}`, { path, transient: failure.transient });
@@ -320,7 +321,7 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     const tasks: Promise<void>[] = [];
     if (data.length > 0) {
       tasks.push(
-        storage.put({ project: bundle.project, path, index: first, entries: data }).then(
+        attempt(() => storage.put({ project: bundle.project, path, index: first, entries: data })).then(
           (stored) => {
             stats.logsStored += stored;
           },
@@ -341,7 +342,7 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
         ...(state.id === undefined ? {} : { id: state.id }),
       };
       tasks.push(
-        coordinator.terminateStream(terminate).catch((error: unknown) => {
+        attempt(() => coordinator.terminateStream(terminate)).catch((error: unknown) => {
           const failure = asCoordinatorError('terminate', error);
           logger.error(`logs: ${failure.message}`, { path, transient: failure.transient });
           throw failure;

@@ -108,7 +108,9 @@ export function memoryCoordinator(): MemoryCoordinator {
       const key = keyOf(state.project, state.path);
       let known = streams.get(key);
       if (known === undefined) {
-        known = { state: { ...state, id: streamId(state.project, state.path) }, descriptor };
+        // Kept after this call returns: copy the secret, which may be a view into the caller's
+        // receive buffer (a transport may reuse it for the next message).
+        known = { state: { ...state, secret: state.secret.slice(), id: streamId(state.project, state.path) }, descriptor };
         streams.set(key, known);
       }
       return Promise.resolve(known.state);
@@ -140,7 +142,7 @@ export function memoryCoordinator(): MemoryCoordinator {
     put(state, descriptor) {
       const key = keyOf(state.project, state.path);
       streams.set(key, {
-        state: { ...state, id: state.id ?? streamId(state.project, state.path) },
+        state: { ...state, secret: state.secret.slice(), id: state.id ?? streamId(state.project, state.path) },
         descriptor: descriptor ?? streams.get(key)?.descriptor ?? EMPTY_DESCRIPTOR,
       });
     },

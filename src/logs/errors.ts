@@ -25,6 +25,25 @@ export function isTransient(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { transient?: unknown }).transient === true;
 }
 
+/**
+ * Calls `call` and answers its promise; a `call` that throws instead of rejecting answers a
+ * promise rejected with what it threw, unchanged — so a backend's failure is classified (by
+ * {@link isTransient}) the same way whether it threw or rejected.
+ *
+ * @example
+ * ```ts
+ * await attempt(() => storage.put(request)); // rejects, never throws
+ * ```
+ */
+export function attempt<T>(call: () => PromiseLike<T> | T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- classified as thrown, not wrapped
+    return Promise.reject(error);
+  }
+}
+
 /** Why a message could not be decoded. */
 export type DecodeFailure =
   | 'frame'

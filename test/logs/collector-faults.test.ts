@@ -1,0 +1,181 @@
+/**
+ * The collector against real faults, on a real Redis (issue 13, Logs): a transport that reuses its
+ * receive buffer, backends that throw instead of rejecting, a hostile bundle of many tiny invalid
+ * entries.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Coordinator,
+  createLogCollector,
+  encodeMessage,
+  isTransient,
+  memoryCoordinator,
+  type Storage,
+} from '../../src/logs/index.js';
+import { redisStorage, type RedisStorage } from '../../src/logs/redis.js';
+import { silentLogger } from '../../src/util/logger.js';
+import { type RedisServer, redisUnavailableReason, startRedis } from '../services/redis.js';
+import { BundleBuilder, range, storedIndexes } from './helpers.js';
+
+const unavailable = redisUnavailableReason();
+let run = 0;
+/** A prefix no other case uses, so cases share one Redis without clearing it. */
+const freshPrefix = (): string => `faults${process.pid}x${++run}`;
+
+async function outcome(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+describe.skipIf(unavailable !== undefined)('the collector on a real Redis, under faults', () => {
+  let server: RedisServer | undefined;
+  let storage: RedisStorage | undefined;
+  const redis = (): RedisStorage => {
+    if (storage === undefined) throw new Error('redis not started');
+    return storage;
+  };
+  beforeAll(async () => {
+    server = await startRedis();
+    storage = redisStorage({ url: server.url, logger: silentLogger });
+  });
+  afterAll(async () => {
+    await storage?.close();
+    await server?.stop();
+  });
+
+  describe('a transport that reuses its receive buffer', () => {
+    for (const caching of [true, false]) {
+      it(`stores every bundle of a stream (cache ${caching ? 'on' : 'off'})`, async () => {
+        const coordinator = memoryCoordinator();
+        const collector = createLogCollector({
+          coordinator,
+          storage: redis(),
+          logger: silentLogger,
+          streamStateCacheExpire: caching ? 600_000 : 0,
+        });
+        const prefix = freshPrefix();
+        const path = `${prefix}/+/out`;
+        // One receive buffer, overwritten by each message, as a socket reader's would be.
+        const receive = new Uint8Array(64 * 1024);
+        const blocks = 6;
+        for (let block = 0; block < blocks; block++) {
+          const bb = new BundleBuilder();
+          bb.base.prefix = prefix;
+          // Blocks of different sizes put the secret at a different offset in each message.
+          const indexes = range(block * 10, block * 10 + 9);
+          bb.addStreamEntries(path, block === blocks - 1 ? blocks * 10 - 1 : -1, ...indexes);
+          if (block % 2 === 1) bb.addStreamEntries(`${prefix}/+/pad${block}`, -1, 0);
+          // Uncompressed: the decoded secret is a view into the transport's buffer.
+          const bytes = encodeMessage(bb.bundleValue(), { compress: false });
+          receive.fill(0xee);
+          receive.set(bytes);
+          await collector.process(receive.subarray(0, bytes.length));
+        }
+        receive.fill(0);
+        expect(collector.stats().wrongSecret).toBe(0);
+        expect(await storedIndexes(redis(), 'test-project', path)).toEqual(range(0, blocks * 10 - 1));
+        expect(coordinator.stream('test-project', path)?.state.terminalIndex).toBe(blocks * 10 - 1);
+        await collector.close();
+      });
+    }
+  });
+
+  describe('a backend that throws instead of rejecting is classified as if it rejected', () => {
+    type Part = 'put' | 'register' | 'terminate';
+    type How = 'throws' | 'rejects';
+    type What = 'Error' | 'non-Error';
+    const failure = (what: What, transient: boolean): unknown =>
+      what === 'Error'
+        ? Object.assign(new Error('backend down'), { transient })
+        : { message: 'backend down', transient };
+
+    /** A storage and a coordinator whose `part` fails once, as `how` and `what` say. */
+    function faulty(part: Part, how: How, what: What, transient: boolean) {
+      const inner = memoryCoordinator();
+      let failures = 0;
+      const fail = <T>(call: () => Promise<T>): Promise<T> => {
+        if (failures > 0) return call();
+        failures++;
+        const error = failure(what, transient);
+        if (how === 'throws') throw error;
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a non-Error on purpose
+        return Promise.reject(error);
+      };
+      const coordinator: Coordinator = {
+        registerStream: (state, desc) =>
+          part === 'register' ? fail(() => inner.registerStream(state, desc)) : inner.registerStream(state, desc),
+        terminateStream: (request) =>
+          part === 'terminate' ? fail(() => inner.terminateStream(request)) : inner.terminateStream(request),
+      };
+      const store: Storage = {
+        ...redis(),
+        put: (request) => (part === 'put' ? fail(() => redis().put(request)) : redis().put(request)),
+      };
+      return { inner, coordinator, store, failures: () => failures };
+    }
+
+    for (const part of ['put', 'register', 'terminate'] as const) {
+      for (const how of ['throws', 'rejects'] as const) {
+        for (const what of ['Error', 'non-Error'] as const) {
+          for (const caching of [true, false]) {
+            it(`${part} ${how} a transient ${what} (cache ${caching ? 'on' : 'off'}): redelivered, then all stored`, async () => {
+              const f = faulty(part, how, what, true);
+              const collector = createLogCollector({
+                coordinator: f.coordinator,
+                storage: f.store,
+                logger: silentLogger,
+                streamStateCacheExpire: caching ? 600_000 : 0,
+              });
+              const prefix = freshPrefix();
+              const path = `${prefix}/+/out`;
+              // Two blocks: the first registers the stream and stores, the second terminates it.
+              const bb = new BundleBuilder();
+              bb.base.prefix = prefix;
+              bb.addStreamEntries(path, -1, ...range(0, 9));
+              const first = bb.bundle();
+              bb.base.prefix = prefix;
+              bb.addStreamEntries(path, 19, ...range(10, 19));
+              const second = bb.bundle();
+              const errors: unknown[] = [];
+              for (const message of [first, second]) {
+                const error = await outcome(collector.process(message));
+                if (error === undefined) continue;
+                errors.push(error);
+                // The redelivery retries at once (a transient failure is not cached) and completes.
+                await collector.process(message);
+              }
+              expect(f.failures()).toBe(1);
+              expect(errors).toHaveLength(1);
+              expect(errors[0]).toMatchObject({ transient: true, tag: part === 'put' ? 'Storage' : 'Coordinator' });
+              expect(collector.stats()).toMatchObject({ transientErrors: 1, permanentErrors: 0 });
+              expect(await storedIndexes(redis(), 'test-project', path)).toEqual(range(0, 19));
+              expect(f.inner.stream('test-project', path)?.state.terminalIndex).toBe(19);
+              await collector.close();
+            });
+          }
+          it(`${part} ${how} a permanent ${what}: a permanent error`, async () => {
+            const f = faulty(part, how, what, false);
+            const collector = createLogCollector({ coordinator: f.coordinator, storage: f.store, logger: silentLogger });
+            const prefix = freshPrefix();
+            const path = `${prefix}/+/out`;
+            const bb = new BundleBuilder();
+            bb.base.prefix = prefix;
+            bb.addStreamEntries(path, -1, 0, 1);
+            const first = await outcome(collector.process(bb.bundle()));
+            bb.base.prefix = prefix;
+            bb.addStreamEntries(path, 2, 2);
+            const error = first ?? (await outcome(collector.process(bb.bundle())));
+            expect(error).toBeDefined();
+            expect(isTransient(error)).toBe(false);
+            expect(collector.stats()).toMatchObject({ transientErrors: 0, permanentErrors: 1 });
+            await collector.close();
+          });
+        }
+      }
+    }
+  });
+});
