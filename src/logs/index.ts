@@ -77,7 +77,15 @@ export {
 } from './cache.js';
 export type { CachingCoordinatorOptions } from './cache.js';
 export { followEntries, FOLLOW_BATCH } from './storage.js';
-export type { Storage, StoredEntry, PutRequest, GetRequest, FollowRequest } from './storage.js';
+export type {
+  Storage,
+  StoredEntry,
+  PutRequest,
+  GetRequest,
+  FollowRequest,
+  FollowEntriesOptions,
+  FollowRetry,
+} from './storage.js';
 export { memoryStorage } from './memory-storage.js';
 export { createLogCollector, DEFAULT_MAX_MESSAGE_WORKERS } from './collector.js';
 export {

@@ -1,8 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { asyncScheduler, defer, finalize, fromEvent, ignoreElements, interval, merge, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, catchError, defer, EMPTY, finalize, fromEvent, ignoreElements, interval, merge, type Observable, type SchedulerLike } from 'rxjs';
 import { consoleLogger, type Logger } from '../util/logger.js';
 import { StorageError } from './errors.js';
-import { followEntries, type FollowRequest, type Storage, type StoredEntry } from './storage.js';
+import { FOLLOW_BATCH, followEntries, type FollowRequest, type Storage, type StoredEntry } from './storage.js';
 
 /** Options of {@link redisStorage}: a server to connect to, or a client to use. */
 export type RedisStorageOptions = (
@@ -156,7 +156,14 @@ export function redisStorage(options: RedisStorageOptions): RedisStorage {
         logger.debug('logs: redis follow subscriber error', { error: String(error) });
       });
       return merge(
-        defer(() => subscriber.subscribe(key)).pipe(ignoreElements()),
+        // ioredis resubscribes after a reconnect; a subscribe that fails only costs wake-ups.
+        defer(() => subscriber.subscribe(key)).pipe(
+          ignoreElements(),
+          catchError((error: unknown) => {
+            logger.debug('logs: redis follow subscribe failed; polling only', { error: String(error) });
+            return EMPTY;
+          }),
+        ),
         fromEvent(subscriber, 'message'),
       ).pipe(
         finalize(() => {
@@ -189,7 +196,12 @@ export function redisStorage(options: RedisStorageOptions): RedisStorage {
     },
     follow$(request: FollowRequest): Observable<StoredEntry> {
       const wake$ = merge(notifications$(keyOf(request.project, request.path)), interval(pollInterval, scheduler));
-      return followEntries((index, limit) => read(request.project, request.path, index, limit), wake$, request);
+      // A Redis restart fails reads for a while (transient): follow$ retries them and resumes
+      // from the index after the last one it delivered; it ends only when unsubscribed (or at
+      // `until`, or on a permanent error).
+      return followEntries((index, limit) => read(request.project, request.path, index, limit), wake$, request, FOLLOW_BATCH, {
+        retry: { initialDelay: Math.min(100, pollInterval), maxDelay: Math.max(pollInterval, 2000), scheduler },
+      });
     },
     async close() {
       if (!owned) return;

@@ -1,4 +1,21 @@
-import { concat, defer, EMPTY, exhaustMap, from, mergeMap, type Observable, startWith, takeWhile, tap } from 'rxjs';
+import {
+  asyncScheduler,
+  concat,
+  defer,
+  EMPTY,
+  exhaustMap,
+  from,
+  mergeMap,
+  type Observable,
+  retry,
+  type SchedulerLike,
+  startWith,
+  takeWhile,
+  tap,
+  throwError,
+  timer,
+} from 'rxjs';
+import { isTransient } from './errors.js';
 
 /** One stored entry: its stream index and the encoded `LogEntry` (see `decodeLogEntry`). */
 export interface StoredEntry {
@@ -61,9 +78,36 @@ export interface Storage {
 export const FOLLOW_BATCH = 1000;
 
 /**
+ * How {@link followEntries} retries a read that failed transiently (a backend restarting): after
+ * `initialDelay` ms, doubling up to `maxDelay`, for as long as it is subscribed; the first read
+ * that succeeds resets the delay. A permanent failure still ends the follow with its error.
+ *
+ * @example
+ * ```ts
+ * followEntries(read, wake$, request, FOLLOW_BATCH, { retry: { initialDelay: 100, maxDelay: 5000 } });
+ * ```
+ */
+export interface FollowRetry {
+  /** Default 100 ms. */
+  readonly initialDelay?: number;
+  /** Default 5000 ms. */
+  readonly maxDelay?: number;
+  /** The scheduler of the delays. Default `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+}
+
+/** Options of {@link followEntries}. */
+export interface FollowEntriesOptions {
+  /** Retry reads that fail transiently (see {@link FollowRetry}). Default: no retry. */
+  readonly retry?: FollowRetry;
+}
+
+/**
  * Builds `follow$` from a ranged read and a signal that the stream may have changed: reads from
  * the next wanted index, emits the contiguous run it finds, and reads again when woken. A wake
- * that arrives during a read makes it read once more, so none is lost.
+ * that arrives during a read makes it read once more, so none is lost. With `options.retry`, a
+ * read that fails transiently is retried (with backoff) from the next wanted index instead of
+ * ending the follow.
  *
  * @example
  * ```ts
@@ -75,18 +119,38 @@ export function followEntries(
   wake$: Observable<unknown>,
   request: FollowRequest,
   batch = FOLLOW_BATCH,
+  options: FollowEntriesOptions = {},
 ): Observable<StoredEntry> {
   const first = request.index ?? 0;
   const until = request.until;
   if (until !== undefined && first > until) return EMPTY;
+  const retryOptions = options.retry;
+  const initialDelay = retryOptions?.initialDelay ?? 100;
+  const maxDelay = retryOptions?.maxDelay ?? 5000;
+  const scheduler = retryOptions?.scheduler ?? asyncScheduler;
   return defer(() => {
     let next = first;
     let wakes = 0;
+    // A failed read emitted nothing and moved nothing: retrying it reads again from `next`, the
+    // index after the last one delivered, so the follow resumes with no gap and no duplicate.
+    const readOnce = defer(async () => {
+      const seen = wakes;
+      return { seen, entries: await read(next, batch) };
+    });
+    const reading =
+      retryOptions === undefined
+        ? readOnce
+        : readOnce.pipe(
+            retry({
+              resetOnSuccess: true,
+              delay: (error: unknown, count: number) =>
+                isTransient(error)
+                  ? timer(Math.min(maxDelay, initialDelay * 2 ** Math.min(count - 1, 30)), scheduler)
+                  : throwError(() => error),
+            }),
+          );
     const drain = (): Observable<StoredEntry> =>
-      defer(async () => {
-        const seen = wakes;
-        return { seen, entries: await read(next, batch) };
-      }).pipe(
+      reading.pipe(
         mergeMap(({ seen, entries }) => {
           const run: StoredEntry[] = [];
           for (const entry of entries) {

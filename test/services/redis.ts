@@ -12,8 +12,11 @@ import { freePort, missingServer } from './availability.js';
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
-  /** Kills the server (SIGKILL: a crash, not a clean shutdown) and starts it again on the same port. */
-  restart(): Promise<void>;
+  /**
+   * Kills the server (SIGKILL: a crash, not a clean shutdown) and starts it again on the same port,
+   * after `downFor` ms (default 0) of outage.
+   */
+  restart(downFor?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -104,9 +107,10 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    async restart() {
+    async restart(downFor = 0) {
       child.kill('SIGKILL');
       await exited(child);
+      if (downFor > 0) await new Promise((r) => setTimeout(r, downFor));
       child = await launch();
     },
     async stop() {
