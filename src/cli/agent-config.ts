@@ -3,7 +3,7 @@
  * reads nothing but its arguments.
  */
 import { join } from 'node:path';
-import { defaultSocketPath } from '../ipc/address.js';
+import { defaultSocketPath, isLoopback } from '../ipc/address.js';
 import { etcdHostsFromUrl } from '../kvstore/etcd-url.js';
 import { CliUsageError } from './errors.js';
 
@@ -127,8 +127,26 @@ export interface AgentConfig {
   readonly json: boolean;
   /** The shared kvstore to publish to and read other hosts' entities from; undefined: none. */
   readonly kvstore: KvstoreConfig | undefined;
+  /** Where the web status page listens (`--http host:port`); undefined: no page. */
+  readonly http: HttpConfig | undefined;
   /** The config file read, if any. */
   readonly configFile: string | undefined;
+}
+
+/**
+ * The web status page's address (`--http host:port`), checked: loopback unless `insecureBind`.
+ *
+ * @example
+ * ```ts
+ * const http: HttpConfig = { host: '127.0.0.1', port: 8080, insecureBind: false };
+ * ```
+ */
+export interface HttpConfig {
+  readonly host: string;
+  /** 0: any free port (the agent logs the URL). */
+  readonly port: number;
+  /** The user insisted on an address that is not loopback (`--http-insecure-bind`). */
+  readonly insecureBind: boolean;
 }
 
 /**
@@ -174,6 +192,8 @@ export const AGENT_FLAG_OPTIONS = {
   'kvstore-lease-ttl': { type: 'string' },
   'kvstore-delete-grace': { type: 'string' },
   'kvstore-join-timeout': { type: 'string' },
+  http: { type: 'string' },
+  'http-insecure-bind': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -200,6 +220,8 @@ const FILE_KEYS: ReadonlySet<string> = new Set([
   'kvstoreLeaseTtl',
   'kvstoreDeleteGrace',
   'kvstoreJoinTimeout',
+  'http',
+  'httpInsecureBind',
 ]);
 
 /**
@@ -305,6 +327,7 @@ function resolve(flags: AgentFlags, env: Env, file: FileConfig, configFile: stri
     statusInterval: pickDuration(flags, 'status-interval', env, 'TAGSTREAM_STATUS_INTERVAL', file, 'statusInterval', 10_000),
     json: pickBoolean(flags, 'json', env, 'TAGSTREAM_JSON', file, 'json'),
     kvstore: pickKvstore(flags, env, file),
+    http: pickHttp(flags, env, file),
     configFile,
   };
 }
@@ -492,4 +515,27 @@ function pickKvstore(flags: AgentFlags, env: Env, file: FileConfig): KvstoreConf
     deleteGracePeriod: pickDuration(flags, 'kvstore-delete-grace', env, 'TAGSTREAM_KVSTORE_DELETE_GRACE', file, 'kvstoreDeleteGrace', 5000, true),
     joinTimeout: pickDuration(flags, 'kvstore-join-timeout', env, 'TAGSTREAM_KVSTORE_JOIN_TIMEOUT', file, 'kvstoreJoinTimeout', 10_000),
   };
+}
+
+function pickHttp(flags: AgentFlags, env: Env, file: FileConfig): HttpConfig | undefined {
+  const given = pickString(flags, 'http', env, 'TAGSTREAM_HTTP', file, 'http');
+  const insecureBind = pickBoolean(flags, 'http-insecure-bind', env, 'TAGSTREAM_HTTP_INSECURE_BIND', file, 'httpInsecureBind');
+  if (given === undefined) {
+    if (insecureBind) throw new CliUsageError('--http-insecure-bind', 'flag', 'has no effect without --http host:port (TAGSTREAM_HTTP, config key "http")');
+    return undefined;
+  }
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(given.value.trim());
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (match === null || host === undefined || !Number.isInteger(port) || port > 65_535) {
+    throw new CliUsageError(given.name, given.source, `expected host:port (such as 127.0.0.1:8080, or [::1]:8080), got ${JSON.stringify(given.value)}`);
+  }
+  if (!isLoopback(host) && !insecureBind) {
+    throw new CliUsageError(
+      given.name,
+      given.source,
+      `${host} is not a loopback address: the page goes over plain HTTP (the token and the session cookie too), so it listens on loopback only; add --http-insecure-bind (TAGSTREAM_HTTP_INSECURE_BIND, config key "httpInsecureBind") to insist`,
+    );
+  }
+  return { host, port, insecureBind };
 }

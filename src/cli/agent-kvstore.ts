@@ -46,8 +46,26 @@ export interface AgentKvstore {
   publish$(tagger: Tagger): Observable<never>;
   /** The store's counters now. */
   counters(): KvstoreCounters;
+  /** The agents publishing in the store now (this one included), with how many keys each has there, by name. */
+  peers(): KvstorePeer[];
   /** Closes the store (deleting this agent's keys), then the etcd client (revoking the lease). Never rejects. */
   close(): Promise<void>;
+}
+
+/**
+ * An agent publishing in the shared kvstore, with how many keys it has there.
+ *
+ * @example
+ * ```ts
+ * const peer: KvstorePeer = { host: 'node-b', keys: 12, self: false };
+ * ```
+ */
+export interface KvstorePeer {
+  /** Its collaborator name (the host part of its keys). */
+  readonly host: string;
+  readonly keys: number;
+  /** This agent. */
+  readonly self: boolean;
 }
 
 /**
@@ -104,6 +122,11 @@ export async function joinAgentKvstore(config: KvstoreConfig, logger: Logger): P
     counters: () => {
       const t = store.telemetry();
       return { url: config.url, name, sharedKeys: t.sharedKeys, localKeys: t.localKeys, writeErrors: t.writeErrors, watchErrors: t.watchErrors, decodeErrors: t.decodeErrors, retries: t.retries, disconnects: t.disconnects };
+    },
+    peers: () => {
+      const keys = new Map<string, number>();
+      for (const key of store.sharedKeys().values()) keys.set(key.host, (keys.get(key.host) ?? 0) + 1);
+      return [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([host, count]) => ({ host, keys: count, self: host === name }));
     },
     close: () => {
       closing ??= store.close().then(

@@ -49,7 +49,11 @@ Shared kvstore (publish this host's entities to etcd, serve the other hosts' too
   --kvstore-name <name>        this agent's name (host name)        TAGSTREAM_KVSTORE_NAME
   --kvstore-lease-ttl <ms>     a dead agent's keys go (15000)       TAGSTREAM_KVSTORE_LEASE_TTL
   --kvstore-delete-grace <ms>  wait on a remote delete (5000)       TAGSTREAM_KVSTORE_DELETE_GRACE
-  --kvstore-join-timeout <ms>  wait at start, then exit 1 (10000)   TAGSTREAM_KVSTORE_JOIN_TIMEOUT`;
+  --kvstore-join-timeout <ms>  wait at start, then exit 1 (10000)   TAGSTREAM_KVSTORE_JOIN_TIMEOUT
+
+Web status page (log in with the token file's token):
+  --http <host:port>           serve it there (loopback only)       TAGSTREAM_HTTP
+  --http-insecure-bind         allow an address that is not loopback TAGSTREAM_HTTP_INSECURE_BIND`;
 
 const CONNECTION = `  --socket <path>        the agent's socket             TAGSTREAM_SOCKET
   --url <http://127.0.0.1:port>  the agent over loopback TCP

@@ -40,6 +40,7 @@ describe('parseCommandLine: the agent', () => {
       statusInterval: 10_000,
       json: false,
       kvstore: undefined,
+      http: undefined,
       configFile: undefined,
     } satisfies AgentConfig);
   });
