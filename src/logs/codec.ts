@@ -377,6 +377,80 @@ export function decodeBundle(bytes: Uint8Array): ButlerLogBundle {
   return timestamp === undefined ? bundle : { timestamp, ...bundle };
 }
 
+/**
+ * A bundle whose entries stay encoded until asked for: what a collector holds of a large message
+ * (the bytes and two numbers per entry), not one object per entry.
+ */
+export interface IndexedBundle {
+  readonly timestamp?: Timestamp;
+  readonly project: string;
+  readonly prefix: string;
+  /** A view into the bundle's bytes. */
+  readonly secret: Uint8Array;
+  /** How many entries the bundle holds. */
+  readonly entryCount: number;
+  /** Decodes entry `i` (0 <= i < entryCount); each call decodes it afresh. */
+  entry(i: number): BundleEntry;
+}
+
+/**
+ * Scans a `ButlerLogBundle` a few fields at a time, checking every entry as {@link decodeBundle}
+ * would, and keeping only where each entry lies: `step(fields)` reads at most `fields` top-level
+ * fields and answers the {@link IndexedBundle} once the whole bundle is read (undefined before).
+ * Throws an `Error` on malformed input, as `decodeBundle` does, whatever entry it is in — so a
+ * bundle is either wholly readable or refused before any of it is worked on.
+ *
+ * @example
+ * ```ts
+ * const scan = bundleScanner(bytes);
+ * let bundle: IndexedBundle | undefined;
+ * while ((bundle = scan.step(1000)) === undefined) await yieldToTimers();
+ * bundle.entry(0); // decoded on demand
+ * ```
+ */
+export function bundleScanner(bytes: Uint8Array): { step(fields: number): IndexedBundle | undefined } {
+  const r = new BinaryReader(bytes);
+  const end = bytes.length;
+  let timestamp: Timestamp | undefined;
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let project = '';
+  let prefix = '';
+  let secret: Uint8Array = new Uint8Array(0);
+  let done: IndexedBundle | undefined;
+  const entry = (i: number): BundleEntry => {
+    const start = starts[i];
+    const stop = ends[i];
+    if (start === undefined || stop === undefined) throw new RangeError(`no bundle entry ${i}`);
+    return readBundleEntry(new BinaryReader(bytes.subarray(start, stop)), stop - start);
+  };
+  return {
+    step(fields) {
+      if (done !== undefined) return done;
+      for (let n = 0; n < fields && r.pos < end; n++) {
+        const [no, wt] = r.tag();
+        if (wt !== LengthDelimited) r.skip(wt, no);
+        else if (no === 2) timestamp = readSecondsNanos(r, nestedEnd(r, end), timestamp);
+        else if (no === 3) {
+          const entryEnd = nestedEnd(r, end);
+          const start = r.pos;
+          readBundleEntry(r, entryEnd); // checked now, decoded again when asked for
+          starts.push(start);
+          ends.push(entryEnd);
+        } else if (no === 4) project = r.string(true);
+        else if (no === 5) prefix = r.string(true);
+        else if (no === 6) secret = r.bytes();
+        else r.skip(wt, no);
+      }
+      if (r.pos < end) return undefined;
+      checkEnd(r, end);
+      const base = { project, prefix, secret, entryCount: starts.length, entry };
+      done = timestamp === undefined ? base : { timestamp, ...base };
+      return done;
+    },
+  };
+}
+
 /** Decodes a `LogEntry` (as storage holds it); throws an `Error` on malformed input. */
 export function decodeLogEntry(bytes: Uint8Array): LogEntry {
   return readLogEntry(new BinaryReader(bytes), bytes.length);

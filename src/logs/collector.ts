@@ -1,25 +1,28 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { from, mergeMap, type Observable, ReplaySubject, type SchedulerLike, takeUntil } from 'rxjs';
 import { consoleLogger, type Logger } from '../util/logger.js';
 import { cachingCoordinator, DEFAULT_STREAM_STATE_CACHE_EXPIRE } from './cache.js';
-import { encodeLogEntry } from './codec.js';
+import { bundleScanner, encodeLogEntry, type IndexedBundle } from './codec.js';
 import type { Coordinator, LogStreamState } from './coordinator.js';
 import {
   attempt,
-  BundleEntriesError,
   CollectorClosedError,
   CoordinatorError,
   type DecodeFailure,
+  FailureTally,
   InvalidBundleError,
   InvalidEntryError,
+  type InvalidEntryReason,
   isTransient,
   LogsError,
+  MAX_SAMPLE_ERRORS,
   MessageDecodeError,
   StorageError,
   UnexpectedError,
 } from './errors.js';
-import { decodeMessage } from './message.js';
+import { unpackMessage } from './message.js';
 import type { Storage } from './storage.js';
-import type { BundleEntry, ButlerLogBundle, ButlerMetadata } from './types.js';
+import type { BundleEntry, ButlerMetadata } from './types.js';
 import {
   descriptorError,
   logEntryError,
@@ -124,26 +127,66 @@ type MutableStats = { -readonly [K in keyof LogCollectorStats]: LogCollectorStat
   dropped: Record<DecodeFailure, number>;
 };
 
-/** Runs `work` on every item with at most `limit` at once; resolves with the failures. */
-async function settleAll<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<unknown[]> {
-  const failures: unknown[] = [];
+/**
+ * How long one message may hold the thread before it lets timers and IO run: a bundle of hundreds
+ * of thousands of entries takes seconds to work through, and must not starve everything else.
+ */
+const YIELD_AFTER_MS = 10;
+
+/** Top-level bundle fields scanned between two checks of the clock. */
+const SCAN_STEP = 1024;
+
+/** Tells when a message has held the thread long enough to yield; `pause()` yields. */
+function turnTaker(): { due(): boolean; pause(): Promise<void> } {
+  let since = performance.now();
+  return {
+    due: () => performance.now() - since >= YIELD_AFTER_MS,
+    async pause() {
+      await nextTurn();
+      since = performance.now();
+    },
+  };
+}
+
+/**
+ * Runs `work(0)` ... `work(count - 1)` with at most `limit` at once, yielding to the event loop
+ * when `turn` says so; resolves when all are done. `work` reports its own failures; anything it
+ * throws goes to `failed`.
+ */
+async function runAll(
+  count: number,
+  limit: number,
+  turn: ReturnType<typeof turnTaker>,
+  work: (i: number) => Promise<void>,
+  failed: (error: unknown) => void,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
+    while (next < count) {
+      const i = next++;
       try {
-        await work(item);
+        await work(i);
       } catch (error) {
-        failures.push(error);
+        failed(error);
       }
+      if (turn.due()) await turn.pause();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return failures;
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
 }
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A value for an error message: quoted, and clipped (a bundle prefix may be 4 KiB). */
+function quote(value: string, max = 64): string {
+  return value.length <= max ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, max))}… (${value.length} chars)`;
+}
+
+/** A bundle field for an error: whole up to 4 KiB + a margin, clipped beyond (hostile input). */
+function clipValue(value: string): string {
+  return value.length <= 4200 ? value : `${value.slice(0, 4200)}…`;
 }
 
 function asCoordinatorError(operation: 'register' | 'terminate', error: unknown): CoordinatorError {
@@ -160,16 +203,6 @@ function asStorageError(error: unknown): StorageError {
     transient: isTransient(error),
     cause: error,
   });
-}
-
-/** One LogsError from several failures: itself when one, a BundleEntriesError (flattened) else. */
-function combine(failures: readonly unknown[]): LogsError | undefined {
-  const errors = failures.flatMap((f): LogsError[] => {
-    if (f instanceof BundleEntriesError) return [...f.errors];
-    return [f instanceof LogsError ? f : new UnexpectedError(f)];
-  });
-  if (errors.length === 0) return undefined;
-  return errors.length === 1 ? errors[0] : new BundleEntriesError(errors);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -242,43 +275,85 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
   const closing$ = new ReplaySubject<void>(1);
   let closed = false;
 
-  function invalid(reason: InvalidEntryError['reason'], message: string, path?: string): InvalidEntryError {
-    stats.invalidEntries++;
-    logger.warn(`logs: invalid bundle entry: ${message}`, path === undefined ? { reason } : { reason, path });
-    return new InvalidEntryError(reason, message, path);
+
+  /** What the entries of one message share. */
+  interface MessageWork {
+    readonly bundle: IndexedBundle;
+    readonly metadata: ButlerMetadata;
+    /** Why the bundle's secret is invalid (it is checked once per message), or undefined. */
+    readonly badSecret: string | undefined;
+    /** The message's failures: counted all, the first few kept and logged. */
+    readonly tally: FailureTally;
   }
 
-  async function processEntry(bundle: ButlerLogBundle, metadata: ButlerMetadata, entry: BundleEntry): Promise<void> {
+  /** Records a failure of an entry; logs it when it is one of the few the message keeps. */
+  function report(work: MessageWork, error: LogsError, fields: Record<string, unknown> = {}): void {
+    if (!work.tally.add(error)) return;
+    const path = error instanceof InvalidEntryError ? error.path : undefined;
+    const at = { ...fields, ...(path === undefined ? {} : { path }), transient: error.transient };
+    if (error instanceof InvalidEntryError) logger.warn(`logs: invalid bundle entry: ${error.message}`, { reason: error.reason, ...at });
+    else logger.error(`logs: ${error.message}`, at);
+  }
+
+  /**
+   * Refuses an entry that breaks a rule (permanent). Once the message keeps no more failures
+   * whole, the entry is only counted: no error, no message built (a hostile bundle holds hundreds
+   * of thousands of them).
+   */
+  function refuse(work: MessageWork, reason: InvalidEntryReason, describe: () => string, path?: string): void {
+    stats.invalidEntries++;
+    if (work.tally.full) work.tally.countOnly(`InvalidEntry:${reason}`, false);
+    else report(work, new InvalidEntryError(reason, describe(), path));
+  }
+
+  async function processEntry(work: MessageWork, entry: BundleEntry): Promise<void> {
+    const { bundle, metadata } = work;
     if (entry.logs.length === 0 && !entry.terminal) {
       stats.skippedEntries++;
       logger.debug('logs: bundle entry is non-terminal and has no logs; skipped');
       return;
     }
-    const badSecret = secretError(bundle.secret);
-    if (badSecret !== undefined) throw invalid('secret', `invalid prefix secret: ${badSecret}`);
-    if (entry.desc === undefined) throw invalid('descriptor', 'invalid descriptor: missing');
+    if (work.badSecret !== undefined) {
+      refuse(work, 'secret', () => `invalid prefix secret: ${String(work.badSecret)}`);
+      return;
+    }
+    if (entry.desc === undefined) {
+      refuse(work, 'descriptor', () => 'invalid descriptor: missing');
+      return;
+    }
     if (entry.desc.prefix !== '' && entry.desc.prefix !== bundle.prefix) {
-      throw invalid(
+      const entryPrefix = entry.desc.prefix;
+      refuse(
+        work,
         'prefix-mismatch',
-        `mismatched bundle and entry prefixes: ${JSON.stringify(bundle.prefix)} != ${JSON.stringify(entry.desc.prefix)}`,
+        () => `mismatched bundle and entry prefixes: ${quote(bundle.prefix)} != ${quote(entryPrefix)}`,
       );
+      return;
     }
     const desc = entry.desc.prefix === '' ? { ...entry.desc, prefix: bundle.prefix } : entry.desc;
     const badDesc = descriptorError(desc);
-    if (badDesc !== undefined) throw invalid('descriptor', `invalid descriptor: ${badDesc}`);
+    if (badDesc !== undefined) {
+      refuse(work, 'descriptor', () => `invalid descriptor: ${badDesc.length > 300 ? `${badDesc.slice(0, 300)}…` : badDesc}`);
+      return;
+    }
     const path = streamPath(desc.prefix, desc.name);
 
     const first = entry.logs[0]?.streamIndex ?? 0;
     const data: Uint8Array[] = [];
     for (const [i, log] of entry.logs.entries()) {
       const badLog = logEntryError(log, desc.streamType);
-      if (badLog !== undefined) throw invalid('log-entry', `invalid log entry ${log.streamIndex}: ${badLog}`, path);
+      if (badLog !== undefined) {
+        refuse(work, 'log-entry', () => `invalid log entry ${log.streamIndex}: ${badLog}`, path);
+        return;
+      }
       if (log.streamIndex !== first + i) {
-        throw invalid(
+        refuse(
+          work,
           'non-contiguous',
-          `non-contiguous log entry block: expected index ${first + i}, got ${log.streamIndex}`,
+          () => `non-contiguous log entry block: expected index ${first + i}, got ${log.streamIndex}`,
           path,
         );
+        return;
       }
       data.push(encodeLogEntry(log));
     }
@@ -296,9 +371,8 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     try {
       state = await attempt(() => coordinator.registerStream(request, desc));
     } catch (error) {
-      const failure = asCoordinatorError('register', error);
-      logger.error(`logs: ${failure.message}`, { path, transient: failure.transient });
-      throw failure;
+      report(work, asCoordinatorError('register', error), { path });
+      return;
     }
     if (!equalBytes(state.secret, bundle.secret)) {
       stats.wrongSecret++;
@@ -326,9 +400,7 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
             stats.logsStored += stored;
           },
           (error: unknown) => {
-            const failure = asStorageError(error);
-            logger.error(`logs: ${failure.message}`, { path, index: first, transient: failure.transient });
-            throw failure;
+            report(work, asStorageError(error), { path, index: first });
           },
         ),
       );
@@ -343,43 +415,71 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
       };
       tasks.push(
         attempt(() => coordinator.terminateStream(terminate)).catch((error: unknown) => {
-          const failure = asCoordinatorError('terminate', error);
-          logger.error(`logs: ${failure.message}`, { path, transient: failure.transient });
-          throw failure;
+          report(work, asCoordinatorError('terminate', error), { path });
         }),
       );
     }
-    const results = await Promise.allSettled(tasks);
-    const failure = combine(results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : [])));
-    if (failure !== undefined) throw failure;
+    await Promise.all(tasks);
   }
 
   async function run(message: Uint8Array): Promise<void> {
     stats.messages++;
+    const turn = turnTaker();
     let metadata: ButlerMetadata;
-    let bundle: ButlerLogBundle;
+    let bundle: IndexedBundle | undefined;
     try {
-      ({ metadata, bundle } = decodeMessage(message));
+      let data: Uint8Array;
+      ({ metadata, data } = unpackMessage(message));
+      // The bundle is read a step at a time, yielding on a long one; only where each entry lies
+      // is kept, and entries are decoded one by one as they are worked on.
+      const scanner = bundleScanner(data);
+      for (;;) {
+        try {
+          bundle = scanner.step(SCAN_STEP);
+        } catch (cause) {
+          throw new MessageDecodeError('bundle', `malformed bundle: ${String(cause)}`, { cause });
+        }
+        if (bundle !== undefined) break;
+        if (turn.due()) await turn.pause();
+      }
     } catch (error) {
       if (!(error instanceof MessageDecodeError)) throw error;
       stats.dropped[error.reason]++;
       logger.warn(`logs: message dropped: ${error.message}`, { reason: error.reason, bytes: message.length });
       return;
     }
-    const badProject = projectNameError(bundle.project);
-    if (badProject !== undefined) throw new InvalidBundleError('project', bundle.project, badProject);
-    const badPrefix = streamNameError(bundle.prefix);
-    if (badPrefix !== undefined) throw new InvalidBundleError('prefix', bundle.prefix, badPrefix);
-    stats.bundleEntries += bundle.entries.length;
-    if (bundle.entries.length === 0) return;
-    const failure = combine(await settleAll(bundle.entries, workers, (entry) => processEntry(bundle, metadata, entry)));
-    if (failure !== undefined) throw failure;
+    const indexed = bundle;
+    const badProject = projectNameError(indexed.project);
+    if (badProject !== undefined) throw new InvalidBundleError('project', clipValue(indexed.project), badProject);
+    const badPrefix = streamNameError(indexed.prefix);
+    if (badPrefix !== undefined) throw new InvalidBundleError('prefix', clipValue(indexed.prefix), badPrefix);
+    stats.bundleEntries += indexed.entryCount;
+    if (indexed.entryCount === 0) return;
+    const work: MessageWork = { bundle: indexed, metadata, badSecret: secretError(indexed.secret), tally: new FailureTally() };
+    await runAll(
+      indexed.entryCount,
+      workers,
+      turn,
+      (i) => processEntry(work, indexed.entry(i)),
+      (error) => {
+        report(work, error instanceof LogsError ? error : new UnexpectedError(error));
+      },
+    );
+    const failure = work.tally.result();
+    if (failure === undefined) return;
+    if (work.tally.size > MAX_SAMPLE_ERRORS) {
+      logger.warn(`logs: ${work.tally.size} bundle entries of one message failed; the first ${MAX_SAMPLE_ERRORS} were logged`, {
+        counts: work.tally.kinds(),
+        transient: failure.transient,
+      });
+    }
+    throw failure;
   }
 
   function process(message: Uint8Array): Promise<void> {
     if (closed) return Promise.reject(new CollectorClosedError());
     const work = run(message).catch((error: unknown) => {
-      const failure = combine([error]) ?? new UnexpectedError(error);
+      const failure = error instanceof LogsError ? error : new UnexpectedError(error);
       if (failure.transient) stats.transientErrors++;
       else stats.permanentErrors++;
       throw failure;

@@ -133,17 +133,141 @@ export class StorageError extends LogsError {
   }
 }
 
+/** How many failures a {@link BundleEntriesError} keeps whole; the rest are only counted. */
+export const MAX_SAMPLE_ERRORS = 8;
+
+/** The longest message of a failure that a {@link BundleEntriesError}'s own message quotes. */
+const MAX_SAMPLE_MESSAGE = 240;
+
+/** The key a failure is counted under in {@link BundleEntriesError.counts}: its tag, and reason. */
+export function failureKind(error: LogsError): string {
+  if (error instanceof InvalidEntryError) return `${error.tag}:${error.reason}`;
+  if (error instanceof CoordinatorError || error instanceof StorageError) {
+    return `${error.tag}:${error.operation}${error.transient ? ':transient' : ''}`;
+  }
+  return error.tag;
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} chars)`;
+}
+
 /**
  * Several entries of one bundle failed. Transient when any of them is: redelivering the message
  * repeats the entries that succeeded, which storage ignores, and retries the transient ones.
+ *
+ * A hostile bundle may hold hundreds of thousands of bad entries: the error keeps the first
+ * {@link MAX_SAMPLE_ERRORS} failures whole (`errors`) and counts all of them (`count`, and
+ * `counts` by {@link failureKind}), so its size does not grow with the bundle.
  */
 export class BundleEntriesError extends LogsError {
   readonly tag = 'BundleEntries';
   override readonly name = 'BundleEntriesError';
   readonly transient: boolean;
-  constructor(readonly errors: readonly LogsError[]) {
-    super(`${errors.length} bundle entries failed: ${errors.map((e) => e.message).join('; ')}`);
-    this.transient = errors.some((e) => e.transient);
+  /** The first failures, at most {@link MAX_SAMPLE_ERRORS}. */
+  readonly errors: readonly LogsError[];
+  /** How many failures there were. */
+  readonly count: number;
+  /** How many failures of each kind (see {@link failureKind}), e.g. `InvalidEntry:secret`. */
+  readonly counts: Readonly<Record<string, number>>;
+  constructor(
+    errors: readonly LogsError[],
+    summary?: { readonly count: number; readonly counts: Readonly<Record<string, number>>; readonly transient: boolean },
+  ) {
+    const counts: Record<string, number> = {};
+    if (summary === undefined) for (const e of errors) counts[failureKind(e)] = (counts[failureKind(e)] ?? 0) + 1;
+    const all = summary?.counts ?? counts;
+    const count = summary?.count ?? errors.length;
+    const samples = errors.slice(0, MAX_SAMPLE_ERRORS);
+    const kinds = Object.entries(all)
+      .map(([kind, n]) => `${n} ${kind}`)
+      .join(', ');
+    const shown = samples.map((e) => clip(e.message, MAX_SAMPLE_MESSAGE)).join('; ');
+    super(
+      `${count} bundle entries failed (${kinds})` +
+        (count > samples.length ? `; the first ${samples.length}: ${shown}` : `: ${shown}`),
+    );
+    this.errors = samples;
+    this.count = count;
+    this.counts = Object.freeze({ ...all });
+    this.transient = summary?.transient ?? errors.some((e) => e.transient);
+  }
+}
+
+/**
+ * Tallies the failures of one message in bounded memory: counts every one by kind, keeps the first
+ * {@link MAX_SAMPLE_ERRORS} whole. `add` answers true for a failure that was kept (so the caller
+ * logs it) and false for one that was only counted.
+ *
+ * @example
+ * ```ts
+ * const tally = new FailureTally();
+ * for (const error of errors) tally.add(error);
+ * const failure = tally.result(); // undefined, the one error, or a BundleEntriesError
+ * ```
+ */
+export class FailureTally {
+  private readonly samples: LogsError[] = [];
+  private readonly counts: Record<string, number> = {};
+  private count = 0;
+  private transient = false;
+
+  /** Adds a failure (a BundleEntriesError's own tally is merged in). */
+  add(failure: unknown): boolean {
+    if (failure instanceof BundleEntriesError) {
+      let kept = false;
+      for (const [kind, n] of Object.entries(failure.counts)) this.counts[kind] = (this.counts[kind] ?? 0) + n;
+      this.count += failure.count;
+      this.transient ||= failure.transient;
+      for (const e of failure.errors) {
+        if (this.samples.length < MAX_SAMPLE_ERRORS) {
+          this.samples.push(e);
+          kept = true;
+        }
+      }
+      return kept;
+    }
+    const error = failure instanceof LogsError ? failure : new UnexpectedError(failure);
+    const kind = failureKind(error);
+    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    this.count += 1;
+    this.transient ||= error.transient;
+    if (this.samples.length >= MAX_SAMPLE_ERRORS) return false;
+    this.samples.push(error);
+    return true;
+  }
+
+  /** True once the tally keeps no more failures whole: {@link FailureTally.countOnly} suffices. */
+  get full(): boolean {
+    return this.samples.length >= MAX_SAMPLE_ERRORS;
+  }
+
+  /** Counts a failure of `kind` without one in hand (when {@link FailureTally.full}: no need to build it). */
+  countOnly(kind: string, transient: boolean): void {
+    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    this.count += 1;
+    this.transient ||= transient;
+  }
+
+  /** How many failures were added. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** How many failures of each kind. */
+  kinds(): Readonly<Record<string, number>> {
+    return { ...this.counts };
+  }
+
+  /** Undefined when nothing failed, the failure itself when one did, else a BundleEntriesError. */
+  result(): LogsError | undefined {
+    if (this.count === 0) return undefined;
+    if (this.count === 1 && this.samples.length === 1) return this.samples[0];
+    return new BundleEntriesError(this.samples, {
+      count: this.count,
+      counts: this.counts,
+      transient: this.transient,
+    });
   }
 }
 

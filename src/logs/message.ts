@@ -121,6 +121,28 @@ export function encodeMessage(bundle: ButlerLogBundle, options: EncodeMessageOpt
  * ```
  */
 export function decodeMessage(bytes: Uint8Array, options: DecodeMessageOptions = {}): DecodedMessage {
+  const { metadata, data } = unpackMessage(bytes, options);
+  try {
+    return { metadata, bundle: decodeBundle(data) };
+  } catch (cause) {
+    throw new MessageDecodeError('bundle', `malformed bundle: ${String(cause)}`, { cause });
+  }
+}
+
+/**
+ * The first half of {@link decodeMessage}: checks the frames and the metadata and inflates the
+ * bundle, leaving its bytes undecoded (for `bundleScanner`). Throws a {@link MessageDecodeError}
+ * for everything but a malformed bundle.
+ *
+ * @example
+ * ```ts
+ * const { metadata, data } = unpackMessage(message);
+ * ```
+ */
+export function unpackMessage(
+  bytes: Uint8Array,
+  options: DecodeMessageOptions = {},
+): { readonly metadata: ButlerMetadata; readonly data: Uint8Array } {
   const maxSize = options.maxSize ?? MAX_MESSAGE_SIZE;
   const first = readFrame(bytes, 0, maxSize);
   let metadata: ButlerMetadata;
@@ -162,9 +184,5 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeMessageOptions =
       `unknown protocol version ${JSON.stringify(metadata.protoVersion)} (this collector speaks ${PROTOCOL_VERSION})`,
     );
   }
-  try {
-    return { metadata, bundle: decodeBundle(data) };
-  } catch (cause) {
-    throw new MessageDecodeError('bundle', `malformed bundle: ${String(cause)}`, { cause });
-  }
+  return { metadata, data };
 }

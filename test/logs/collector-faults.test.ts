@@ -5,17 +5,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type BundleEntry,
+  BundleEntriesError,
   type Coordinator,
   createLogCollector,
   encodeMessage,
   isTransient,
+  MAX_MESSAGE_SIZE,
   memoryCoordinator,
+  PREFIX_SECRET_LENGTH,
   type Storage,
+  StreamType,
 } from '../../src/logs/index.js';
+import type { Logger } from '../../src/util/logger.js';
 import { redisStorage, type RedisStorage } from '../../src/logs/redis.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { type RedisServer, redisUnavailableReason, startRedis } from '../services/redis.js';
-import { BundleBuilder, range, storedIndexes } from './helpers.js';
+import { BundleBuilder, range, storedIndexes, testSecret } from './helpers.js';
 
 const unavailable = redisUnavailableReason();
 let run = 0;
@@ -176,6 +182,86 @@ describe.skipIf(unavailable !== undefined)('the collector on a real Redis, under
           });
         }
       }
+    }
+  });
+
+  describe('a hostile bundle: hundreds of thousands of tiny invalid entries, a 4 KiB prefix', () => {
+    const ENTRIES = 200_000;
+    /** A tiny entry: a terminal marker and a descriptor whose prefix is not the bundle's. */
+    const tiny: BundleEntry = {
+      desc: { prefix: 'b', name: 'x', streamType: StreamType.Text, contentType: 't', tags: {}, binaryFileExt: '' },
+      terminal: true,
+      terminalIndex: 0,
+      logs: [],
+    };
+
+    for (const fault of ['prefix-mismatch', 'secret'] as const) {
+      it(`${fault}: bounded memory, a counted summary, timers keep running, good entries stored`, async () => {
+        const prefix = `${freshPrefix()}${'a'.repeat(4096 - 20)}`;
+        const good = new BundleBuilder();
+        good.base.prefix = prefix;
+        const valid = good.genBundleEntry(`${prefix}/+/good`, 9, ...range(0, 9));
+        const entries: BundleEntry[] = Array.from({ length: ENTRIES }, () => tiny);
+        entries.splice(ENTRIES / 2, 0, valid);
+        const secret = fault === 'secret' ? new Uint8Array(PREFIX_SECRET_LENGTH - 1) : testSecret;
+        const message = encodeMessage({ project: 'test-project', prefix, secret, entries }, { compress: true });
+        // Small on the wire, near the 10 MiB cap once inflated.
+        expect(message.length).toBeLessThan(20 * 1024);
+
+        const logged: string[] = [];
+        const logger: Logger = {
+          debug: () => undefined,
+          info: () => undefined,
+          warn: (text) => logged.push(text),
+          error: (text) => logged.push(text),
+        };
+        const collector = createLogCollector({ coordinator: memoryCoordinator(), storage: redis(), logger });
+        globalThis.gc?.();
+        const before = process.memoryUsage().heapUsed;
+        let peak = before;
+        let ticks = 0;
+        let workedAtFirstTick: number | undefined;
+        const sampler = setInterval(() => {
+          ticks++;
+          workedAtFirstTick ??= collector.stats().invalidEntries;
+          peak = Math.max(peak, process.memoryUsage().heapUsed);
+        }, 1);
+        let error: unknown;
+        try {
+          await collector.process(message);
+        } catch (e) {
+          error = e;
+        } finally {
+          clearInterval(sampler);
+        }
+        peak = Math.max(peak, process.memoryUsage().heapUsed);
+
+        // Every entry counted, by kind; a few kept whole; the message does not grow with them.
+        const kind = `InvalidEntry:${fault}`;
+        expect(error).toBeInstanceOf(BundleEntriesError);
+        const summary = error as BundleEntriesError;
+        expect(summary.transient).toBe(false);
+        expect(summary.count).toBe(ENTRIES + (fault === 'secret' ? 1 : 0));
+        expect(summary.counts).toEqual({ [kind]: summary.count });
+        expect(summary.errors.length).toBeLessThanOrEqual(8);
+        expect(summary.message.length).toBeLessThan(8 * 1024);
+        expect(summary.message).toContain(`${summary.count} ${kind}`);
+        expect(collector.stats().invalidEntries).toBe(summary.count);
+        expect(collector.stats().bundleEntries).toBe(ENTRIES + 1);
+        // Logged: the few kept, and one summary; not one line per entry.
+        expect(logged.length).toBeLessThanOrEqual(8 + 1);
+        expect(logged.at(-1)).toContain(`${summary.count} bundle entries of one message failed`);
+        // The event loop ran while the message was worked on, not only after.
+        expect(ticks).toBeGreaterThan(0);
+        expect(workedAtFirstTick).toBeLessThan(summary.count);
+        // Memory: bounded by the message's size (10 MiB inflated), not by entries x prefix.
+        expect(peak - before).toBeLessThan(6 * MAX_MESSAGE_SIZE);
+        // The good entry among them was stored (a bad secret is the bundle's: nothing is).
+        expect(await storedIndexes(redis(), 'test-project', `${prefix}/+/good`)).toEqual(
+          fault === 'secret' ? [] : range(0, 9),
+        );
+        await collector.close();
+      }, 120_000);
     }
   });
 });
