@@ -1,3 +1,4 @@
+import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IOptions, type Lease, isRecoverableError } from 'etcd3';
 import { Observable, Subject, defer } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
@@ -91,9 +92,8 @@ export class EtcdBackend implements KvBackend {
   private rootError: Error | undefined;
   /** The keys written with the session lease, to write again under a new one. */
   private readonly leased = new Map<string, string>();
-  private lease: Lease | undefined;
-  private leaseId: Promise<string> | undefined;
-  private grantedId: string | undefined;
+  /** The current session lease: its etcd3 object, its id once granted. */
+  private session: SessionLease | undefined;
   private reattaching = false;
   private closed = false;
 
@@ -115,7 +115,13 @@ export class EtcdBackend implements KvBackend {
         dialTimeout: callTimeout,
         defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + callTimeout) }),
         grpcOptions: { 'grpc.initial_reconnect_backoff_ms': Math.min(100, maxDelay), 'grpc.max_reconnect_backoff_ms': maxDelay },
-        faultHandling: { watchBackoff: doublingBackoff(Math.min(100, maxDelay), maxDelay) },
+        faultHandling: {
+          // etcd3's breaker fails every call for 5 s after three failures in a row: once etcd is
+          // back (after a stall, say) a new lease would wait that long, and the keys of the old one
+          // stay gone. Ours opens for as long as a reconnect backoff at most (1 s).
+          host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: Math.min(1000, maxDelay), breaker: new ConsecutiveBreaker(3) }),
+          watchBackoff: doublingBackoff(Math.min(100, maxDelay), maxDelay),
+        },
         ...options.etcd3,
         hosts: typeof options.hosts === 'string' ? options.hosts : [...options.hosts],
       });
@@ -163,8 +169,9 @@ export class EtcdBackend implements KvBackend {
         const response = await this.client.put(key).value(value).exec();
         return { revision: Number(response.header.revision), changed: true };
       }
-      const response = await this.withLease(key, (lease) => this.client.put(key).value(value).lease(lease).exec());
+      // Noted before the write: if the lease is lost meanwhile, the newest value is the one re-attached.
       this.leased.set(key, value);
+      const response = await this.withLease(key, (lease) => this.client.put(key).value(value).lease(lease).exec());
       return { revision: Number(response.header.revision), changed: true };
     });
   }
@@ -177,9 +184,9 @@ export class EtcdBackend implements KvBackend {
           .and(key, 'Lease', '==', lease)
           .else(lease === '0' ? this.client.put(key).value(value) : this.client.put(key).value(value).lease(lease))
           .commit();
-      const response = options.lease === true ? await this.withLease(key, txn) : await txn('0');
       if (options.lease === true) this.leased.set(key, value);
       else this.leased.delete(key);
+      const response = options.lease === true ? await this.withLease(key, txn) : await txn('0');
       return { revision: Number(response.header.revision), changed: !response.succeeded };
     });
   }
@@ -255,9 +262,8 @@ export class EtcdBackend implements KvBackend {
     return defer(async () => {
       if (this.closed) return;
       this.closed = true;
-      const lease = this.lease;
-      this.lease = undefined;
-      this.leaseId = undefined;
+      const lease = this.session?.lease;
+      this.session = undefined;
       this.sessionEvents$.complete();
       this.connectionEvents$.complete();
       this.downWatchers.clear();
@@ -274,19 +280,27 @@ export class EtcdBackend implements KvBackend {
     });
   }
 
-  /** Runs `write` with the session lease; if etcd says the lease is gone, replaces it and runs it once more. */
+  /**
+   * Runs `write` with the session lease; if etcd says that lease is gone, it is lost (once: a late
+   * failure of a write on an older lease changes nothing) and `write` runs once more on the
+   * current one.
+   */
   private async withLease<T>(key: string, write: (lease: string) => Promise<T>): Promise<T> {
     const lease = await this.ensureLease();
     try {
       return await write(lease);
     } catch (error: unknown) {
       if (!(error instanceof EtcdLeaseInvalidError)) throw error;
-      this.onLost(this.lease, error, lease);
+      this.leaseLost(lease, error);
+      const again = await this.ensureLease();
       try {
-        return await write(await this.ensureLease());
-      } catch (again: unknown) {
-        if (again instanceof EtcdLeaseInvalidError) throw new KvLeaseLostError(lease, { cause: again });
-        throw again;
+        return await write(again);
+      } catch (failed: unknown) {
+        if (failed instanceof EtcdLeaseInvalidError) {
+          this.leaseLost(again, failed);
+          throw new KvLeaseLostError(again, { cause: failed });
+        }
+        throw failed;
       }
     }
   }
@@ -294,40 +308,40 @@ export class EtcdBackend implements KvBackend {
   /** The session lease's id, granted (and kept alive by etcd3) on first use. */
   private ensureLease(): Promise<string> {
     if (this.closed) return Promise.reject(new KvUnavailableError('lease', undefined, { reason: 'the backend is closed' }));
-    if (this.leaseId !== undefined) return this.leaseId;
+    if (this.session !== undefined) return this.session.id;
     const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
-    this.lease = lease;
-    lease.on('lost', (error) => {
-      this.onLost(lease, error, undefined);
-    });
     const id = lease.grant().then(
       (granted) => {
-        if (this.lease === lease) {
-          this.grantedId = granted;
+        if (this.session?.lease === lease) {
+          this.session.granted = granted;
           this.sessionEvents$.next({ type: 'granted', lease: granted });
         }
         return granted;
       },
       (error: unknown) => {
-        if (this.lease === lease) {
-          this.lease = undefined;
-          this.leaseId = undefined;
-        }
+        if (this.session?.lease === lease) this.session = undefined;
+        lease.release();
         throw this.unavailable('lease', undefined, error);
       },
     );
-    this.leaseId = id;
+    const session: SessionLease = { lease, id, granted: undefined };
+    this.session = session;
+    lease.on('lost', (error) => {
+      // etcd3 says so for its own lease object: the keep-alive found it gone, or gave up.
+      if (session.granted !== undefined) this.leaseLost(session.granted, error);
+    });
     return id;
   }
 
-  private onLost(lease: Lease | undefined, error: Error, knownId: string | undefined): void {
-    if (lease === undefined || lease !== this.lease || this.closed) return;
-    const id = this.grantedId ?? knownId;
-    this.lease = undefined;
-    this.leaseId = undefined;
-    this.grantedId = undefined;
-    lease.release();
-    if (id === undefined) return; // the grant itself failed: nothing was bound to it
+  /**
+   * The lease `id` is gone. Only the current session lease can be lost, and only once: a failure
+   * that names an older lease (a write that was in flight when it was replaced) changes nothing.
+   */
+  private leaseLost(id: string, error: Error): void {
+    const session = this.session;
+    if (this.closed || session?.granted !== id) return;
+    this.session = undefined;
+    session.lease.release();
     const lost = new KvLeaseLostError(id, { cause: error });
     this.logger.warn('etcd session lease lost; granting a new one', { lease: id, error: describeCause(error) });
     this.sessionEvents$.next({ type: 'lost', lease: id, error: lost });
@@ -341,15 +355,18 @@ export class EtcdBackend implements KvBackend {
     let delay = this.retryDelay;
     try {
       while (!this.closed && this.leased.size > 0) {
+        let lease: string | undefined;
         try {
-          const lease = await this.ensureLease();
-          for (const [key, value] of [...this.leased]) {
+          lease = await this.ensureLease();
+          for (const key of [...this.leased.keys()]) {
+            // The value as it is now: a write since the loss may have changed it.
+            const value = this.leased.get(key);
             if (this.isClosed()) return;
-            await this.client.put(key).value(value).lease(lease).exec();
+            if (value !== undefined) await this.client.put(key).value(value).lease(lease).exec();
           }
-          if (this.leaseId !== undefined && (await this.leaseId) === lease) return;
+          if (this.session?.granted === lease) return;
         } catch (error: unknown) {
-          if (error instanceof EtcdLeaseInvalidError) this.onLost(this.lease, error, undefined);
+          if (error instanceof EtcdLeaseInvalidError && lease !== undefined) this.leaseLost(lease, error);
           this.logger.warn('re-attaching keys to a new etcd lease failed; retrying', { keys: this.leased.size, delayMs: delay, error: describeCause(error) });
           await sleep(delay);
           delay = Math.min(delay * 2, 10_000);
@@ -415,6 +432,13 @@ export class EtcdBackend implements KvBackend {
     this.disconnected = false;
     this.connectionEvents$.next({ type: 'connected' });
   }
+}
+
+/** The session lease of an {@link EtcdBackend}. */
+interface SessionLease {
+  readonly lease: Lease;
+  readonly id: Promise<string>;
+  granted: string | undefined;
 }
 
 /** True for cockatiel's BrokenCircuitError (etcd3's circuit breaker), which etcd3 does not export. */

@@ -5,7 +5,7 @@
 import { lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type EtcdBackend, etcdBackend } from '../../src/kvstore/etcd.js';
-import { type SharedStore, joinSharedStore } from '../../src/kvstore/index.js';
+import { type JoinSharedStoreOptions, type SharedStore, joinSharedStore } from '../../src/kvstore/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { type EtcdServer, startEtcd } from '../services/etcd.js';
 import { type Item, itemCodec } from './helpers.js';
@@ -24,7 +24,8 @@ export interface EtcdSuite {
   /** A backend of its own, for reading and forging what etcd holds. */
   readonly admin: EtcdBackend;
   backend(hosts?: string): EtcdBackend;
-  join(prefix: string, backend: EtcdBackend, name: string): Promise<SharedStore<Item>>;
+  /** Joins with the suite's options (delete grace 0, retry delay 100 ms), overridden by `extra`. */
+  join(prefix: string, backend: EtcdBackend, name: string, extra?: Partial<JoinSharedStoreOptions<Item>>): Promise<SharedStore<Item>>;
   /** What etcd holds under the prefix, name -> value. */
   truth(prefix: string): Promise<Record<string, string>>;
 }
@@ -51,7 +52,7 @@ export function useEtcdSuite(options: EtcdSuiteOptions): EtcdSuite {
       backends.push(b);
       return b;
     },
-    async join(prefix, backend, name) {
+    async join(prefix, backend, name, extra = {}) {
       const store = await joinSharedStore({
         prefix,
         codec: itemCodec,
@@ -61,6 +62,7 @@ export function useEtcdSuite(options: EtcdSuiteOptions): EtcdSuite {
         synchronizationInterval: options.synchronizationInterval,
         deleteGracePeriod: 0,
         retryDelay: 100,
+        ...extra,
       });
       stores.push(store);
       return store;
@@ -75,7 +77,8 @@ export function useEtcdSuite(options: EtcdSuiteOptions): EtcdSuite {
     admin = etcdBackend({ hosts: etcd.endpoint });
   });
   afterEach(async () => {
-    await suite.etcd.start(); // a case that failed half-way may have left it down
+    suite.etcd.resume(); // a case that failed half-way may have left it paused...
+    await suite.etcd.start(); // ...or down
     await Promise.allSettled(stores.splice(0).map((s) => s.release()));
     await Promise.allSettled(backends.splice(0).map((b) => lastValueFrom(b.close({ revoke: true }), { defaultValue: undefined })));
   });

@@ -20,6 +20,12 @@ export interface EtcdServer {
   restart(): Promise<void>;
   /** SIGKILL: a crash. `start()` brings it back. */
   kill(): Promise<void>;
+  /** SIGSTOP: etcd stalls with its connections open (no error reaches a client). `resume()` ends it. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
+  /** Stops it (SIGKILL), deletes its data and starts it empty on the same ports: etcd that lost its data. */
+  wipe(): Promise<void>;
   /** Stops it for good and removes its data. */
   stop(): Promise<void>;
 }
@@ -106,6 +112,7 @@ export async function startEtcd(): Promise<EtcdServer> {
     child = undefined;
     if (proc === undefined) return;
     proc.kill(signal);
+    proc.kill('SIGCONT'); // a paused etcd handles the signal only once it runs
     await exited(proc);
   };
   await launch();
@@ -118,6 +125,17 @@ export async function startEtcd(): Promise<EtcdServer> {
     },
     async restart() {
       await halt('SIGTERM');
+      await launch();
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
+    },
+    async wipe() {
+      await halt('SIGKILL');
+      rmSync(join(dir, 'data'), { recursive: true, force: true });
       await launch();
     },
     async stop() {
