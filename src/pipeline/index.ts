@@ -28,7 +28,14 @@ export { applyListItem, applyWatchEvent, compareResourceVersions, finishList, ne
 export type { Applied, KnownObject, ReaderState } from './reader-state.js';
 export { DEFAULT_PROCESSOR_BUFFER, route, Router } from './router.js';
 export type { Overflow, Processor, ProcessorObserver, ProcessorStats, RegisterOptions, RouterOptions } from './router.js';
-export { REDACTED, SECRET_NAME_PATTERN, scrubObject, scrubSecrets } from './scrub-secrets.js';
+export {
+  MAX_SCRUB_DEPTH,
+  MAX_SCRUB_JSON_LENGTH,
+  REDACTED,
+  SECRET_NAME_PATTERN,
+  scrubObject,
+  scrubSecrets,
+} from './scrub-secrets.js';
 export type { ScrubOptions } from './scrub-secrets.js';
 export { pipelineCollector } from './tagger-processor.js';
 export type { PipelineCollector, PipelineCollectorCounters, PipelineCollectorOptions } from './tagger-processor.js';

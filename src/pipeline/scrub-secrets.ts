@@ -61,19 +61,101 @@ const isArray = (value: unknown): value is readonly unknown[] => Array.isArray(v
 /** The container lists of a pod spec that carry `env`. */
 const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 
+/**
+ * How deep the scrubber follows JSON inside annotations — objects, arrays and JSON text inside a
+ * string each count one level. Deeper than this, the value is redacted whole (fail closed).
+ */
+export const MAX_SCRUB_DEPTH = 32;
+
+/** The longest string the scrubber parses as JSON; a longer JSON-looking one is redacted whole. */
+export const MAX_SCRUB_JSON_LENGTH = 1024 * 1024;
+
+/** True for the key of an env list or map, as a JSON parser sees it (after escapes), any case. */
+const isEnvKey = (key: string): boolean => key.length === 3 && key.toLowerCase() === 'env';
+
+/** Whether a variable's value is redacted under the rules. */
+const redacts = (name: string, rules: Rules): boolean => rules.all || rules.pattern.test(name);
+
 /** Redacts the literal values of one `env` array; the same array when nothing changed. */
 function scrubEnv(env: unknown, rules: Rules, counter: { n: number }): unknown {
   if (!isArray(env)) return env;
   let out: unknown[] | undefined;
   env.forEach((item: unknown, i) => {
-    if (!isRecord(item) || item['value'] === undefined || item['value'] === rules.marker) return;
-    const name = typeof item['name'] === 'string' ? item['name'] : '';
-    if (!rules.all && !rules.pattern.test(name)) return;
+    let next: unknown = item;
+    if (typeof item === 'string') {
+      // `NAME=value`, as some tools write env lists
+      if (item !== rules.marker && redacts(item.split('=')[0] ?? '', rules)) next = rules.marker;
+    } else if (isRecord(item) && item['value'] !== undefined && item['value'] !== rules.marker) {
+      const name = typeof item['name'] === 'string' ? item['name'] : '';
+      if (redacts(name, rules)) next = { ...item, value: rules.marker };
+    }
+    if (next === item) return;
     out ??= [...env];
-    out[i] = { ...item, value: rules.marker };
+    out[i] = next;
     counter.n += 1;
   });
   return out ?? env;
+}
+
+/**
+ * Scrubs the value of an `env` key found in JSON: a list of `{ name, value }` (or `NAME=value`),
+ * a map of names to values, or JSON text holding either; another string is redacted (fail closed).
+ */
+function scrubEnvValue(value: unknown, rules: Rules, counter: { n: number }, depth: number): unknown {
+  if (depth >= MAX_SCRUB_DEPTH) return redactWhole(value, rules, counter);
+  if (isArray(value)) return scrubEnv(value, rules, counter);
+  if (isRecord(value)) {
+    let out: Json | undefined;
+    for (const [name, item] of Object.entries(value)) {
+      let next: unknown = item;
+      if (item === rules.marker || item === undefined || item === null) continue;
+      if (redacts(name, rules)) {
+        next = rules.marker;
+        counter.n += 1;
+      } else {
+        next = scrubDeep(item, rules, counter, depth + 1);
+      }
+      if (next === item) continue;
+      out ??= { ...value };
+      out[name] = next;
+    }
+    return out ?? value;
+  }
+  if (typeof value === 'string') {
+    const doc = parseJson(value);
+    if (doc.kind === 'json') {
+      const scrubbed = scrubEnvValue(doc.value, rules, counter, depth + 1);
+      return scrubbed === doc.value ? value : JSON.stringify(scrubbed);
+    }
+    return redactWhole(value, rules, counter);
+  }
+  return value;
+}
+
+/** The marker in place of `value` (counted), unless it is the marker already. */
+function redactWhole(value: unknown, rules: Rules, counter: { n: number }): unknown {
+  if (value === rules.marker) return value;
+  counter.n += 1;
+  return rules.marker;
+}
+
+/** What a string holds: JSON (parsed), text that looks like JSON but is not, or plain text. */
+type ParsedText =
+  | { readonly kind: 'json'; readonly value: unknown }
+  | { readonly kind: 'broken' }
+  | { readonly kind: 'too-long' }
+  | { readonly kind: 'text' };
+
+/** Parses `text` when it looks like a JSON object, array or string (its first non-blank character). */
+function parseJson(text: string): ParsedText {
+  const first = /\S/.exec(text)?.[0];
+  if (first !== '{' && first !== '[' && first !== '"') return { kind: 'text' };
+  if (text.length > MAX_SCRUB_JSON_LENGTH) return { kind: 'too-long' };
+  try {
+    return { kind: 'json', value: JSON.parse(text) as unknown };
+  } catch {
+    return { kind: 'broken' };
+  }
 }
 
 /** Scrubs `env` in every container list of a pod spec; the same spec when nothing changed. */
@@ -100,24 +182,35 @@ function scrubPodSpec(spec: unknown, rules: Rules, counter: { n: number }): unkn
 }
 
 /**
- * Scrubs every `env` array found anywhere in a JSON document (for annotations such as
- * `kubectl.kubernetes.io/last-applied-configuration` that hold a whole object).
+ * Scrubs every `env` found anywhere in a JSON value, as a JSON parser sees it: keys after their
+ * escapes are decoded, `env` lists and maps, and strings that hold JSON themselves (parsed in turn,
+ * and written back with `JSON.stringify` when something changed). Bounded: deeper than
+ * {@link MAX_SCRUB_DEPTH} levels, or a JSON-looking string over {@link MAX_SCRUB_JSON_LENGTH}, is
+ * redacted whole.
  */
-function scrubDeep(value: unknown, rules: Rules, counter: { n: number }): unknown {
+function scrubDeep(value: unknown, rules: Rules, counter: { n: number }, depth: number): unknown {
+  if (typeof value === 'string') {
+    const doc = parseJson(value);
+    if (doc.kind === 'text' || doc.kind === 'broken') return value;
+    if (doc.kind === 'too-long' || depth >= MAX_SCRUB_DEPTH) return redactWhole(value, rules, counter);
+    const scrubbed = scrubDeep(doc.value, rules, counter, depth + 1);
+    return scrubbed === doc.value ? value : JSON.stringify(scrubbed);
+  }
+  if (!isArray(value) && !isRecord(value)) return value;
+  if (depth >= MAX_SCRUB_DEPTH) return redactWhole(value, rules, counter);
   if (isArray(value)) {
     let out: unknown[] | undefined;
     value.forEach((item: unknown, i) => {
-      const next = scrubDeep(item, rules, counter);
+      const next = scrubDeep(item, rules, counter, depth + 1);
       if (next === item) return;
       out ??= [...value];
       out[i] = next;
     });
     return out ?? value;
   }
-  if (!isRecord(value)) return value;
   let out: Json | undefined;
   for (const [key, item] of Object.entries(value)) {
-    const next = key === 'env' ? scrubEnv(item, rules, counter) : scrubDeep(item, rules, counter);
+    const next = isEnvKey(key) ? scrubEnvValue(item, rules, counter, depth + 1) : scrubDeep(item, rules, counter, depth + 1);
     if (next === item) continue;
     out ??= { ...value };
     out[key] = next;
@@ -125,24 +218,28 @@ function scrubDeep(value: unknown, rules: Rules, counter: { n: number }): unknow
   return out ?? value;
 }
 
-/** Scrubs annotations: secret-looking keys wholly, JSON values holding `env` inside. */
+/** Text that may spell `env` to a parser: the word, or a `\u` escape that could. */
+const MENTIONS_ENV = /\benv\b|\\u/i;
+
+/**
+ * Scrubs annotations: secret-looking keys wholly; values that hold JSON (objects, arrays, JSON
+ * strings, JSON inside those) have every `env` inside redacted; a value that is not valid JSON but
+ * names `env` (or holds a `\u` escape) cannot be scrubbed piecewise and is redacted whole.
+ */
 function scrubAnnotations(annotations: unknown, rules: Rules, counter: { n: number }): unknown {
   if (!isRecord(annotations)) return annotations;
   let out: Json | undefined;
   for (const [key, value] of Object.entries(annotations)) {
     let next: unknown = value;
     if (rules.pattern.test(key)) {
-      next = value === rules.marker ? value : rules.marker;
-      if (next !== value) counter.n += 1;
-    } else if (typeof value === 'string' && value.includes('"env"')) {
-      try {
-        const doc: unknown = JSON.parse(value);
-        const scrubbed = scrubDeep(doc, rules, counter);
-        if (scrubbed !== doc) next = JSON.stringify(scrubbed);
-      } catch {
-        // not JSON, yet it names "env": it cannot be scrubbed piecewise, so it goes whole
-        next = rules.marker;
-        counter.n += 1;
+      next = redactWhole(value, rules, counter);
+    } else if (typeof value === 'string') {
+      const doc = parseJson(value);
+      if (doc.kind === 'json') {
+        const scrubbed = scrubDeep(doc.value, rules, counter, 1);
+        if (scrubbed !== doc.value) next = JSON.stringify(scrubbed);
+      } else if (doc.kind === 'too-long' || MENTIONS_ENV.test(value)) {
+        next = redactWhole(value, rules, counter);
       }
     }
     if (next === value) continue;

@@ -171,3 +171,150 @@ describe('scrubSecrets', () => {
     expect(JSON.stringify(withSecret)).toContain('"value":"v"');
   });
 });
+
+/** Every string a JSON parser finds in `value`, following JSON text inside strings (bounded). */
+function parsedStrings(value: unknown, depth = 0): string[] {
+  if (depth > 64) return [];
+  if (typeof value === 'string') {
+    try {
+      const inner: unknown = JSON.parse(value);
+      if (typeof inner === 'object' || typeof inner === 'string') return [value, ...parsedStrings(inner, depth + 1)];
+    } catch {
+      // plain text
+    }
+    return [value];
+  }
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap((v) => parsedStrings(v, depth + 1));
+  return [];
+}
+
+describe('scrubObject: annotations as a JSON parser sees them', () => {
+  const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+  const withAnnotation = (value: string): KubeObject =>
+    deepFreeze({ metadata: { uid: 'u', name: 'p', annotations: { [LAST_APPLIED]: value, 'a.io/team': 'web' } } });
+  const applied = pod({ containers: [{ name: 'DB_PASSWORD', value: 'hunter2' }], initContainers: [], ephemeralContainers: [] });
+  const leaks = (object: KubeObject, secret: string): boolean =>
+    JSON.stringify(object).includes(secret) || parsedStrings(object).some((s) => s.includes(secret));
+
+  it('finds an `\\u0065nv`-escaped key in last-applied-configuration', () => {
+    const text = JSON.stringify(applied).replaceAll('"env"', '"\\u0065nv"');
+    expect(text).not.toContain('"env"');
+    const { object, redacted } = scrubObject(withAnnotation(text));
+    expect(leaks(object, 'hunter2')).toBe(false);
+    expect(redacted).toBe(1);
+    expect(object.metadata?.annotations?.['a.io/team']).toBe('web');
+  });
+
+  it('redacts env given as a map inside a JSON annotation, by name in names mode', () => {
+    const text = JSON.stringify({ spec: { containers: [{ env: { DB_PASSWORD: 'hunter2', PATH: '/usr/bin' } }] } });
+    const all = scrubObject(withAnnotation(text));
+    expect(leaks(all.object, 'hunter2')).toBe(false);
+    expect(leaks(all.object, '/usr/bin')).toBe(false);
+    expect(all.redacted).toBe(2);
+    const names = scrubObject(withAnnotation(text), { mode: 'names' });
+    expect(leaks(names.object, 'hunter2')).toBe(false);
+    expect(JSON.parse(names.object.metadata?.annotations?.[LAST_APPLIED] ?? '')).toEqual({
+      spec: { containers: [{ env: { DB_PASSWORD: REDACTED, PATH: '/usr/bin' } }] },
+    });
+  });
+
+  it('follows JSON held in a JSON string, and a JSON string annotation', () => {
+    const nested = JSON.stringify({ note: 'x', config: JSON.stringify({ config: JSON.stringify(applied) }) });
+    const a = scrubObject(withAnnotation(nested));
+    expect(leaks(a.object, 'hunter2')).toBe(false);
+    expect(a.redacted).toBe(1);
+    // The result is still JSON, nested as before.
+    const outer = JSON.parse(a.object.metadata?.annotations?.[LAST_APPLIED] ?? '') as { note: string; config: string };
+    expect(outer.note).toBe('x');
+    expect(typeof outer.config).toBe('string');
+    const b = scrubObject(withAnnotation(JSON.stringify(JSON.stringify(applied))));
+    expect(leaks(b.object, 'hunter2')).toBe(false);
+  });
+
+  it('redacts whole what is too deep or too long to follow, and leaves other JSON as it is', () => {
+    // 100 levels of arrays, then JSON in a string 10 times (each string level doubles the escapes).
+    let deep = `${'['.repeat(100)}${JSON.stringify(applied)}${']'.repeat(100)}`;
+    const d = scrubObject(withAnnotation(deep));
+    expect(JSON.stringify(d.object)).not.toContain('hunter2');
+    expect(d.redacted).toBe(1);
+    deep = JSON.stringify(applied);
+    for (let i = 0; i < 10; i++) deep = JSON.stringify({ next: deep });
+    const s = scrubObject(withAnnotation(deep));
+    expect(leaks(s.object, 'hunter2')).toBe(false);
+    expect(s.redacted).toBe(1);
+    const long = JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024), spec: applied.spec });
+    const l = scrubObject(withAnnotation(long));
+    expect(l.object.metadata?.annotations?.[LAST_APPLIED]).toBe(REDACTED);
+    const plain = withAnnotation(JSON.stringify({ spec: { replicas: 3, note: '[not json', environment: 'prod' } }));
+    expect(scrubObject(plain).object).toBe(plain);
+  });
+
+  const secret = fc.stringMatching(/^[A-Za-z0-9]{6,16}$/).map((s) => `s3cr3t${s}`);
+  const hex = (code: number, upper: boolean): string => {
+    const h = code.toString(16).padStart(4, '0');
+    return `\\u${upper ? h.toUpperCase() : h}`;
+  };
+  /** A JSON string literal for `text`, each character escaped as \uXXXX or not, as `escapes` say. */
+  const literal = (text: string, escapes: readonly boolean[], upper: boolean): string =>
+    `"${Array.from({ length: text.length }, (_, i) =>
+      escapes[i % Math.max(1, escapes.length)] === true ? hex(text.charCodeAt(i), upper) : text.charAt(i),
+    ).join('')}"`;
+  const space = fc.constantFrom('', ' ', '\n  ');
+  const wrapper = fc.oneof(
+    fc.record({ kind: fc.constant('object' as const), key: fc.constantFrom('spec', 'containers', 'x', 'data', 'config') }),
+    fc.record({ kind: fc.constant('array' as const) }),
+    fc.record({ kind: fc.constant('string' as const) }),
+  );
+
+  it('no encoding of a secret env value survives: escaped keys, lists or maps, JSON in strings, nesting (property)', () => {
+    fc.assert(
+      fc.property(
+        secret,
+        fc.constantFrom('DB_PASSWORD', 'TOKEN', 'PATH', 'A'),
+        fc.constantFrom('list', 'map', 'pairs', 'list-text', 'map-text'),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }),
+        fc.boolean(),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 4 }),
+        fc.array(wrapper, { maxLength: 5 }),
+        space,
+        (value, name, shape, keyEscapes, upper, valueEscapes, wrappers, ws) => {
+          const valueText = literal(value, valueEscapes, upper);
+          const nameText = JSON.stringify(name);
+          const shapes: Record<typeof shape, string> = {
+            list: `[{"name":${ws}${nameText},${ws}"value":${ws}${valueText}}]`,
+            map: `{${nameText}:${ws}${valueText}}`,
+            pairs: `[${literal(`${name}=${value}`, valueEscapes, upper)}]`,
+            'list-text': JSON.stringify(`[{"name":${nameText},"value":${valueText}}]`),
+            'map-text': JSON.stringify(`{${nameText}:${valueText}}`),
+          };
+          let text = `{${ws}${literal('env', keyEscapes, upper)}:${ws}${shapes[shape]}}`;
+          for (const w of wrappers) {
+            if (w.kind === 'object') text = `{"${w.key}":${ws}${text}}`;
+            else if (w.kind === 'array') text = `[${text}]`;
+            else text = JSON.stringify(text);
+          }
+          const input = withAnnotation(text);
+          // The input does hold the secret, as a parser sees it.
+          expect(parsedStrings(input).some((s) => s.includes(value))).toBe(true);
+          const { object, redacted } = scrubObject(input);
+          expect(leaks(object, value)).toBe(false);
+          expect(redacted).toBeGreaterThanOrEqual(1);
+          expect(object.metadata?.annotations?.['a.io/team']).toBe('web');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leaves JSON without env alone, the very same object (property)', () => {
+    const noEnv = (v: unknown): boolean =>
+      typeof v !== 'object' || v === null || Object.entries(v).every(([k, x]) => k.toLowerCase() !== 'env' && noEnv(x));
+    fc.assert(
+      fc.property(fc.jsonValue().filter(noEnv), (doc) => {
+        const input = withAnnotation(JSON.stringify(doc));
+        expect(scrubObject(input).object).toBe(input);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
