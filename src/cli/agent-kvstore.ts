@@ -46,7 +46,7 @@ export interface AgentKvstore {
   publish$(tagger: Tagger): Observable<never>;
   /** The store's counters now. */
   counters(): KvstoreCounters;
-  /** The agents publishing in the store now (this one included), with how many keys each has there, by name. */
+  /** The agents publishing in the store now, and this one (even without keys), with how many keys each has there, by name. */
   peers(): KvstorePeer[];
   /** Closes the store (deleting this agent's keys), then the etcd client (revoking the lease). Never rejects. */
   close(): Promise<void>;
@@ -124,7 +124,7 @@ export async function joinAgentKvstore(config: KvstoreConfig, logger: Logger): P
       return { url: config.url, name, sharedKeys: t.sharedKeys, localKeys: t.localKeys, writeErrors: t.writeErrors, watchErrors: t.watchErrors, decodeErrors: t.decodeErrors, retries: t.retries, disconnects: t.disconnects };
     },
     peers: () => {
-      const keys = new Map<string, number>();
+      const keys = new Map<string, number>([[name, 0]]); // this agent, even before it has keys
       for (const key of store.sharedKeys().values()) keys.set(key.host, (keys.get(key.host) ?? 0) + 1);
       return [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([host, count]) => ({ host, keys: count, self: host === name }));
     },
