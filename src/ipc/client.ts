@@ -23,7 +23,7 @@ import { type TaggerStatus, checkQuery } from '../tagger/check-query.js';
 import { AmbiguousEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
 import type { EntityTags } from '../tagger/tag-store-state.js';
 import { tagEvents } from '../tagger/tag-events.js';
-import type { EntityListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
+import type { EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
 import { type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
 import type { TaggerTelemetry } from '../tagger/telemetry.js';
 import type { TagCardinality } from '../tagger/types.js';
@@ -33,7 +33,19 @@ import { type Logger, consoleLogger } from '../util/logger.js';
 import { type IpcEndpoint, type IpcEndpointOptions, resolveEndpoint } from './endpoint.js';
 import { IpcConnectionError, IpcError, IpcOptionError, IpcResponseError } from './errors.js';
 import { type MirrorChange, type MirrorInput, createMirrorState, readMirror, reduceMirror } from './mirror.js';
-import { type EntitiesResponse, type EventLine, type StreamLine, type TagsResponse, entitiesPath, eventsPath, tagsPath } from './protocol.js';
+import {
+  type EntitiesResponse,
+  type EntitySourcesResponse,
+  type EventLine,
+  type StatusResponse,
+  type StreamLine,
+  type TagsResponse,
+  entitiesPath,
+  eventsPath,
+  hasSources,
+  statusPath,
+  tagsPath,
+} from './protocol.js';
 import { getJson, streamLines } from './transport.js';
 import { unrefTimer } from '../util/unref-timer.js';
 
@@ -90,6 +102,13 @@ export interface TaggerClient extends Tagger {
   connection(): ClientConnectionState;
   /** The server's entity list (with sources), asked directly (`GET /v1/entities`). */
   entities$(prefixes?: readonly string[]): Observable<EntityListing[]>;
+  /**
+   * The server's entities with each source's tags, asked directly (`GET /v1/entities?sources=1`).
+   * Errors with an `IpcResponseError` (code `SourcesUnsupported`) when the server is too old to give them.
+   */
+  entitySources$(prefixes?: readonly string[]): Observable<EntitySourcesListing[]>;
+  /** The serving process's status document (`GET /v1/status`; a 404 `IpcResponseError` where it gives none). */
+  status$(): Observable<StatusResponse>;
   /** The client's own counters. */
   clientTelemetry(): ClientTelemetry;
 }
@@ -101,7 +120,8 @@ export interface TaggerClient extends Tagger {
  * if it can). After a reconnection the first burst replaces the mirror, so no stale entity survives
  * an outage; reconnections back off exponentially from `initialRetryDelay` to `maxRetryDelay`.
  *
- * Differences from a local tagger: `list()` has no sources (use `entities$()`), and `telemetry()`
+ * Differences from a local tagger: `list()` and `listSources()` have no sources (use `entities$()`
+ * and `entitySources$()`), and `telemetry()`
  * counts this client's queries and mirror (`fetches`, `fetchErrors` are the direct queries).
  *
  * @example
@@ -246,6 +266,29 @@ class RemoteTagger implements TaggerClient {
 
   list(): EntityListing[] {
     return Array.from(this.mirror.entities, ([entity, tags]) => ({ entity, sources: [], tags }));
+  }
+
+  listSources(prefixes: readonly string[] = []): EntitySourcesListing[] {
+    const listed: EntitySourcesListing[] = [];
+    for (const [entity, tags] of this.mirror.entities) {
+      if (prefixes.length === 0 || prefixes.some((p) => entity.startsWith(p))) listed.push({ entity, sources: [], tags, bySource: [] });
+    }
+    return listed;
+  }
+
+  entitySources$(prefixes: readonly string[] = []): Observable<EntitySourcesListing[]> {
+    const path = entitiesPath(prefixes, { sources: true });
+    return getJson<EntitiesResponse | EntitySourcesResponse>(this.endpoint, path, { timeout: this.requestTimeout, agent: this.agent }).pipe(
+      map((body) => {
+        // A server older than `sources=1` ignores it: its entities have no `bySource`.
+        if (!hasSources(body)) throw new IpcResponseError(path, 200, 'SourcesUnsupported', 'the server does not list entities by source (it is older than this client)');
+        return [...body.entities];
+      }),
+    );
+  }
+
+  status$(): Observable<StatusResponse> {
+    return getJson<StatusResponse>(this.endpoint, statusPath(), { timeout: this.requestTimeout, agent: this.agent });
   }
 
   entities$(prefixes: readonly string[] = []): Observable<EntityListing[]> {

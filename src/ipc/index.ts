@@ -27,19 +27,23 @@ export {
   entitiesPath,
   errorResponse,
   eventsPath,
+  hasSources,
   parseRoute,
   parseStreamLine,
+  statusPath,
   tagsPath,
 } from './protocol.js';
 // Kept here too for clients written against tagstream/ipc alone.
 export { isCardinality } from '../tagger/types.js';
 export type {
   EntitiesResponse,
+  EntitySourcesResponse,
   ErrorResponse,
   EventLine,
   IpcRoute,
   KeepAliveLine,
   RouteLimits,
+  StatusResponse,
   StreamLine,
   SyncedLine,
   TagsResponse,

@@ -4,7 +4,7 @@
  * of clients in other languages read the same rules in docs/ipc.md.
  */
 import { checkEntityId } from '../tagger/entity-id.js';
-import type { EntityListing } from '../tagger/tagger.js';
+import type { EntityListing, EntitySourcesListing } from '../tagger/tagger.js';
 import { type TagCardinality, isCardinality } from '../tagger/types.js';
 import { IpcRequestError } from './errors.js';
 
@@ -19,16 +19,19 @@ export const MAX_PREFIXES = 64;
  * One request, understood.
  *
  * - `tags`: `GET /v1/tags/{entity}?cardinality=` — one entity's tags.
- * - `entities`: `GET /v1/entities?prefix=` — what is stored.
+ * - `entities`: `GET /v1/entities?prefix=&sources=1` — what is stored; with `sources=1`, each
+ *   source's tags too.
  * - `events`: `GET /v1/events?cardinality=&prefix=&levels=` — the NDJSON stream.
  * - `metrics`: `GET /v1/metrics` — Prometheus text.
+ * - `status`: `GET /v1/status` — the serving process's status document (404 where it gives none).
  * - `health`: `GET /v1/health` — only where the server turned it on; the only route without a token.
  */
 export type IpcRoute =
   | { readonly kind: 'tags'; readonly entity: string; readonly cardinality: TagCardinality }
-  | { readonly kind: 'entities'; readonly prefixes: readonly string[] }
+  | { readonly kind: 'entities'; readonly prefixes: readonly string[]; readonly sources: boolean }
   | { readonly kind: 'events'; readonly cardinality: TagCardinality; readonly prefixes: readonly string[]; readonly levels: boolean }
   | { readonly kind: 'metrics' }
+  | { readonly kind: 'status' }
   | { readonly kind: 'health' };
 
 /** What {@link parseRoute} needs to know of the server's settings. */
@@ -49,6 +52,35 @@ export interface TagsResponse {
 /** Answer of `GET /v1/entities`. */
 export interface EntitiesResponse {
   readonly entities: readonly EntityListing[];
+}
+
+/**
+ * Answer of `GET /v1/entities?sources=1`: each entity with `bySource` (a server older than the
+ * parameter ignores it and answers an {@link EntitiesResponse}, without `bySource`).
+ */
+export interface EntitySourcesResponse {
+  readonly entities: readonly EntitySourcesListing[];
+}
+
+/**
+ * True when an answer of `GET /v1/entities?sources=1` has each entity's `bySource` (a server older
+ * than the parameter ignores it).
+ *
+ * @example
+ * ```ts
+ * if (!hasSources(body)) throw new Error('the agent is too old for list --sources');
+ * ```
+ */
+export function hasSources(body: EntitiesResponse | EntitySourcesResponse): body is EntitySourcesResponse {
+  return body.entities.every((e) => 'bySource' in e && Array.isArray(e.bySource));
+}
+
+/**
+ * Answer of `GET /v1/status`: a JSON object the serving process describes itself with (the agent:
+ * its collectors, entities, counters, server and kvstore; see docs/agent.md).
+ */
+export interface StatusResponse {
+  readonly [field: string]: unknown;
 }
 
 /** The body of every error answer. */
@@ -132,7 +164,9 @@ function matchPath(path: string, query: URLSearchParams, limits: RouteLimits): I
   switch (path) {
     case `${IPC_API_PREFIX}/entities`: {
       const prefixes = prefixParams(query);
-      return prefixes instanceof IpcRequestError ? prefixes : { kind: 'entities', prefixes };
+      if (prefixes instanceof IpcRequestError) return prefixes;
+      const sources = flagParam(query, 'sources');
+      return sources instanceof IpcRequestError ? sources : { kind: 'entities', prefixes, sources };
     }
     case `${IPC_API_PREFIX}/events`: {
       const prefixes = prefixParams(query);
@@ -148,13 +182,15 @@ function matchPath(path: string, query: URLSearchParams, limits: RouteLimits): I
     }
     case `${IPC_API_PREFIX}/metrics`:
       return { kind: 'metrics' };
+    case `${IPC_API_PREFIX}/status`:
+      return { kind: 'status' };
     case `${IPC_API_PREFIX}/health`:
       if (limits.healthCheck) return { kind: 'health' };
       break;
     default:
       break;
   }
-  return new IpcRequestError(404, 'NotFound', `no such path ${JSON.stringify(truncate(path))}: see ${IPC_API_PREFIX}/tags/{entity}, ${IPC_API_PREFIX}/entities, ${IPC_API_PREFIX}/events, ${IPC_API_PREFIX}/metrics`);
+  return new IpcRequestError(404, 'NotFound', `no such path ${JSON.stringify(truncate(path))}: see ${IPC_API_PREFIX}/tags/{entity}, ${IPC_API_PREFIX}/entities, ${IPC_API_PREFIX}/events, ${IPC_API_PREFIX}/metrics, ${IPC_API_PREFIX}/status`);
 }
 
 function cardinalityParam(query: URLSearchParams): TagCardinality | IpcRequestError {
@@ -305,16 +341,30 @@ export function eventsPath(options: { readonly cardinality?: TagCardinality; rea
 }
 
 /**
- * The path of the entity list with its prefixes.
+ * The path of the entity list with its prefixes (and `sources=1` for each source's tags).
  *
  * @example
  * ```ts
  * entitiesPath(['kubernetes_pod_uid://']); // '/v1/entities?prefix=kubernetes_pod_uid%3A%2F%2F'
+ * entitiesPath([], { sources: true }); // '/v1/entities?sources=1'
  * ```
  */
-export function entitiesPath(prefixes: readonly string[] = []): string {
+export function entitiesPath(prefixes: readonly string[] = [], options: { readonly sources?: boolean } = {}): string {
   const query = new URLSearchParams();
   for (const prefix of prefixes) query.append('prefix', prefix);
+  if (options.sources === true) query.set('sources', '1');
   const text = query.toString();
   return `${IPC_API_PREFIX}/entities${text.length === 0 ? '' : `?${text}`}`;
+}
+
+/**
+ * The path of the status document.
+ *
+ * @example
+ * ```ts
+ * statusPath(); // '/v1/status'
+ * ```
+ */
+export function statusPath(): string {
+  return `${IPC_API_PREFIX}/status`;
 }

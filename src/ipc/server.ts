@@ -12,7 +12,7 @@ import { IpcOptionError, IpcPermissionError, IpcRequestError } from './errors.js
 import { writeEventStream } from './event-stream.js';
 import { ipcMetricsRegistry } from './metrics.js';
 import { checkPrivatePath, isPermissionCode, preparePrivateDirectory } from './private-path.js';
-import { type EntitiesResponse, type IpcRoute, type TagsResponse, errorResponse, parseRoute } from './protocol.js';
+import { type EntitiesResponse, type EntitySourcesResponse, type IpcRoute, type StatusResponse, type TagsResponse, errorResponse, parseRoute } from './protocol.js';
 import { type ServerCounters, type ServerTelemetry, countRequest, createServerCounters, snapshotServerCounters } from './server-telemetry.js';
 import { type TokenDigest, bearerMatches, readOrCreateToken, tokenDigest } from './token.js';
 
@@ -41,6 +41,11 @@ export interface ServeTaggerOptions {
   readonly rotateToken?: boolean;
   /** Serve `GET /v1/health` without a token. Default: false (nothing is served without the token). */
   readonly healthCheck?: boolean;
+  /**
+   * What `GET /v1/status` answers (token required): called at each request, its result sent as
+   * JSON. Default: none, and `/v1/status` is 404.
+   */
+  readonly status?: () => StatusResponse;
   /** The most event streams open at once; one more is answered 429. Default: 64. */
   readonly maxStreams?: number;
   /**
@@ -120,6 +125,7 @@ interface Settings {
   readonly port: number | undefined;
   readonly tokenFile: string;
   readonly healthCheck: boolean;
+  readonly status: (() => StatusResponse) | undefined;
   readonly maxStreams: number;
   readonly maxStreamBacklog: number;
   readonly readerStallTimeout: number;
@@ -151,6 +157,7 @@ function resolveSettings(options: ServeTaggerOptions): Settings {
     port: options.port,
     tokenFile,
     healthCheck: options.healthCheck ?? false,
+    status: options.status,
     maxStreams: positive(options.maxStreams, 64, 'maxStreams'),
     maxStreamBacklog: positive(options.maxStreamBacklog, 1024 * 1024, 'maxStreamBacklog'),
     readerStallTimeout: positive(options.readerStallTimeout, 30_000, 'readerStallTimeout'),
@@ -323,6 +330,11 @@ class IpcServer implements TaggerServer {
         return;
       case 'entities': {
         const prefixes = route.prefixes;
+        if (route.sources) {
+          const detailed: EntitySourcesResponse = { entities: this.tagger.listSources(prefixes) };
+          this.json(res, 'entities', 200, detailed);
+          return;
+        }
         const entities = this.tagger
           .list()
           .filter((e) => prefixes.length === 0 || prefixes.some((p) => e.entity.startsWith(p)))
@@ -346,7 +358,27 @@ class IpcServer implements TaggerServer {
       case 'events':
         this.stream(route, res);
         return;
+      case 'status':
+        this.serveStatus(res);
+        return;
     }
+  }
+
+  private serveStatus(res: ServerResponse): void {
+    const provider = this.settings.status;
+    if (provider === undefined) {
+      this.fail(res, 'status', new IpcRequestError(404, 'NotFound', 'this server gives no status (serveTagger was started without a status provider)'));
+      return;
+    }
+    let body: StatusResponse;
+    try {
+      body = provider();
+    } catch (error) {
+      this.settings.logger.warn('the status provider failed', { error });
+      this.fail(res, 'status', new IpcRequestError(500, 'Internal', 'the status could not be computed', { cause: error }));
+      return;
+    }
+    this.json(res, 'status', 200, body);
   }
 
   private stream(route: Extract<IpcRoute, { kind: 'events' }>, res: ServerResponse): void {

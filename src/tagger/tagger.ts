@@ -30,6 +30,7 @@ import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type TaggerStatus, checkQuery } from './check-query.js';
 import { AmbiguousEntityIdError, FetchTimeoutError, TaggerNotRunningError } from './errors.js';
 import { collectorEvents } from './collector-events.js';
+import { type SourceTagsListing, listSources } from './source-listing.js';
 import { tagEvents } from './tag-events.js';
 import { tagStore } from './tag-store.js';
 import {
@@ -96,6 +97,19 @@ export interface EntityListing {
 }
 
 /**
+ * One stored entity with what each of its sources gave, as listed by {@link Tagger.listSources}.
+ *
+ * @example
+ * ```ts
+ * for (const e of tagger.listSources(['container_id://'])) console.log(e.entity, e.bySource.map((s) => s.source));
+ * ```
+ */
+export interface EntitySourcesListing extends EntityListing {
+  /** Each source's tags by cardinality and which of them lose their name, highest priority first. */
+  readonly bySource: readonly SourceTagsListing[];
+}
+
+/**
  * The Tagger: runs collectors into a TagStore and answers queries, fetching what the store lacks.
  *
  * @example
@@ -141,6 +155,11 @@ export interface Tagger {
   storedEntries(): Iterable<readonly [string, EntityTags]>;
   /** Every stored entity with its sources and tags. */
   list(): EntityListing[];
+  /**
+   * Every stored entity whose id starts with one of `prefixes` (all when none), with its merged
+   * tags and what each source gave (`tagstream list --sources`).
+   */
+  listSources(prefixes?: readonly string[]): EntitySourcesListing[];
   /** A snapshot of the counters and gauges. */
   telemetry(): TaggerTelemetry;
 }
@@ -264,6 +283,16 @@ class LocalTagger implements Tagger {
       sources: stored.sources.map((s) => s.source),
       tags: stored.tags,
     }));
+  }
+
+  listSources(prefixes: readonly string[] = []): EntitySourcesListing[] {
+    const listed: EntitySourcesListing[] = [];
+    for (const stored of this.state.entities.values()) {
+      if (prefixes.length > 0 && !prefixes.some((p) => stored.entity.startsWith(p))) continue;
+      const { low, orchestrator, high } = stored.tags;
+      listed.push({ entity: stored.entity, sources: stored.sources.map((s) => s.source), tags: { low, orchestrator, high }, bySource: listSources(stored) });
+    }
+    return listed;
   }
 
   telemetry(): TaggerTelemetry {

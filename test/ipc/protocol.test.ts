@@ -24,7 +24,7 @@ describe('parseRoute', () => {
   it('understands every route, with defaults', () => {
     expect(parseRoute('GET', '/v1/tags/container_id%3A%2F%2Fabc', limits)).toEqual({ kind: 'tags', entity: 'container_id://abc', cardinality: 'low' });
     expect(parseRoute('GET', '/v1/tags/container_id://abc?cardinality=high', limits)).toEqual({ kind: 'tags', entity: 'container_id://abc', cardinality: 'high' });
-    expect(parseRoute('GET', '/v1/entities?prefix=a&prefix=b', limits)).toEqual({ kind: 'entities', prefixes: ['a', 'b'] });
+    expect(parseRoute('GET', '/v1/entities?prefix=a&prefix=b', limits)).toEqual({ kind: 'entities', prefixes: ['a', 'b'], sources: false });
     expect(parseRoute('GET', '/v1/events', limits)).toEqual({ kind: 'events', cardinality: 'low', prefixes: [], levels: false });
     expect(parseRoute('GET', '/v1/events?levels=1', limits)).toEqual({ kind: 'events', cardinality: 'high', prefixes: [], levels: true });
     expect(parseRoute('GET', '/v1/metrics', limits)).toEqual({ kind: 'metrics' });
@@ -74,7 +74,7 @@ describe('parseRoute', () => {
     fc.assert(
       fc.property(entityArb, cardinalityArb, fc.array(fc.string({ minLength: 1 }), { maxLength: 5 }), (entity, cardinality, prefixes) => {
         expect(parseRoute('GET', tagsPath(entity, cardinality), limits)).toEqual({ kind: 'tags', entity, cardinality });
-        expect(parseRoute('GET', entitiesPath(prefixes), limits)).toEqual({ kind: 'entities', prefixes });
+        expect(parseRoute('GET', entitiesPath(prefixes), limits)).toEqual({ kind: 'entities', prefixes, sources: false });
         expect(parseRoute('GET', eventsPath({ cardinality, prefixes }), limits)).toEqual({ kind: 'events', cardinality, prefixes, levels: false });
       }),
     );

@@ -1,0 +1,112 @@
+/**
+ * What each source gave for an entity, and which source's values of a tag name are the ones
+ * served: the detail behind an entity's merged tags (`tagstream list --sources`). Pure.
+ */
+import { type StoredEntity, type StoredSource, tagName } from './tag-store-state.js';
+import { SourcePriority } from './types.js';
+
+/**
+ * The name of a {@link SourcePriority} value.
+ *
+ * @example
+ * ```ts
+ * const name: SourcePriorityName = 'NodeRuntime';
+ * ```
+ */
+export type SourcePriorityName = keyof typeof SourcePriority;
+
+/**
+ * A tag of a source that is not served from it: a higher-priority source gives a tag of the same
+ * name, and its values win.
+ *
+ * @example
+ * ```ts
+ * const lost: OverriddenTag = { tag: 'team:payments', by: ['kubelet'] };
+ * ```
+ */
+export interface OverriddenTag {
+  readonly tag: string;
+  /** The sources whose values of the name are served (the highest priority giving it). */
+  readonly by: readonly string[];
+}
+
+/**
+ * What one source stored for one entity.
+ *
+ * @example
+ * ```ts
+ * const docker: SourceTagsListing = { source: 'docker', priority: 0, priorityName: 'NodeRuntime', low: ['team:payments'], orchestrator: [], high: ['container_name:cache'], overridden: [] };
+ * ```
+ */
+export interface SourceTagsListing {
+  readonly source: string;
+  readonly priority: SourcePriority;
+  readonly priorityName: SourcePriorityName;
+  /** The tags this source gave at each cardinality (each level alone, not cumulative). */
+  readonly low: readonly string[];
+  readonly orchestrator: readonly string[];
+  readonly high: readonly string[];
+  /** Its tags that are not served: their name is given by a higher-priority source. */
+  readonly overridden: readonly OverriddenTag[];
+}
+
+/**
+ * The name of a priority value.
+ *
+ * @example
+ * ```ts
+ * priorityName(SourcePriority.ClusterOrchestrator); // 'ClusterOrchestrator'
+ * ```
+ */
+export function priorityName(priority: SourcePriority): SourcePriorityName {
+  switch (priority) {
+    case SourcePriority.NodeRuntime:
+      return 'NodeRuntime';
+    case SourcePriority.NodeOrchestrator:
+      return 'NodeOrchestrator';
+    case SourcePriority.ClusterOrchestrator:
+      return 'ClusterOrchestrator';
+  }
+}
+
+/**
+ * Each source of a stored entity, highest priority first, with its tags by cardinality and those
+ * of its tags that lose their name to a higher-priority source (the merge rule of the TagStore:
+ * a tag name belongs to the highest priority that gives it; every source of that priority giving
+ * it is served).
+ *
+ * @example
+ * ```ts
+ * listSources(stored).map((s) => `${s.source}: ${s.overridden.length} overridden`);
+ * ```
+ */
+export function listSources(stored: StoredEntity): SourceTagsListing[] {
+  // Sources come highest priority first: a name belongs to the first priority level giving it.
+  const owner = new Map<string, { priority: SourcePriority; sources: string[] }>();
+  for (const source of stored.sources) {
+    for (const tag of source.tags) {
+      const name = tagName(tag);
+      const held = owner.get(name);
+      if (held === undefined) owner.set(name, { priority: source.priority, sources: [source.source] });
+      else if (held.priority === source.priority && !held.sources.includes(source.source)) held.sources.push(source.source);
+    }
+  }
+  return stored.sources.map((source) => sourceListing(source, owner));
+}
+
+function sourceListing(source: StoredSource, owner: ReadonlyMap<string, { readonly priority: SourcePriority; readonly sources: readonly string[] }>): SourceTagsListing {
+  const overridden: OverriddenTag[] = [];
+  for (const tag of source.tags) {
+    const held = owner.get(tagName(tag));
+    if (held !== undefined && held.priority !== source.priority) overridden.push({ tag, by: held.sources });
+  }
+  return {
+    source: source.source,
+    priority: source.priority,
+    priorityName: priorityName(source.priority),
+    low: source.tags.slice(0, source.lowEnd),
+    orchestrator: source.tags.slice(source.lowEnd, source.orchestratorEnd),
+    high: source.tags.slice(source.orchestratorEnd),
+    overridden,
+  };
+}
