@@ -26,8 +26,16 @@ export { preprocess, preprocessWith, stripManagedFields } from './preprocess.js'
 export type { PreprocessOptions, Preprocessor } from './preprocess.js';
 export { applyListItem, applyWatchEvent, compareResourceVersions, finishList, newReaderState } from './reader-state.js';
 export type { Applied, KnownObject, ReaderState } from './reader-state.js';
-export { DEFAULT_PROCESSOR_BUFFER, route, Router } from './router.js';
-export type { Overflow, Processor, ProcessorObserver, ProcessorStats, RegisterOptions, RouterOptions } from './router.js';
+export { DEFAULT_MAX_PENDING, DEFAULT_PROCESSOR_BUFFER, route, Router } from './router.js';
+export type {
+  BacklogStats,
+  Overflow,
+  Processor,
+  ProcessorObserver,
+  ProcessorStats,
+  RegisterOptions,
+  RouterOptions,
+} from './router.js';
 export {
   MAX_SCRUB_DEPTH,
   MAX_SCRUB_JSON_LENGTH,

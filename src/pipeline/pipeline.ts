@@ -51,6 +51,11 @@ export interface PipelineOptions {
   readonly telemetry?: PipelineTelemetry;
   /** The scheduler of the batch timer and the lag clock (default `asyncScheduler`). */
   readonly scheduler?: SchedulerLike;
+  /**
+   * The most batches held while a `block` processor is full (default 64; see
+   * `RouterOptions.maxPending`).
+   */
+  readonly maxPending?: number;
 }
 
 /**
@@ -108,7 +113,12 @@ export function pipeline(options: PipelineOptions): Pipeline {
   const logger = options.logger ?? consoleLogger('warn');
   const telemetry = options.telemetry ?? new PipelineTelemetry();
   const scheduler = options.scheduler ?? asyncScheduler;
-  const router = new Router({ logger, telemetry, now: () => scheduler.now() });
+  const router = new Router({
+    logger,
+    telemetry,
+    now: () => scheduler.now(),
+    ...(options.maxPending === undefined ? {} : { maxPending: options.maxPending }),
+  });
   for (const [name, p] of Object.entries(options.processors ?? {})) {
     if (isRegistration(p)) {
       const { processor, ...registerOptions } = p;

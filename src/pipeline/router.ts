@@ -17,6 +17,7 @@ import {
   shareReplay,
   startWith,
   Subject,
+  type Subscription,
   take,
   throwError,
 } from 'rxjs';
@@ -97,6 +98,39 @@ export interface RouterOptions {
   readonly telemetry?: PipelineTelemetry;
   /** The clock for the lag measure (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * The most batches {@link route} holds while a `block` processor's buffer is full (default
+   * {@link DEFAULT_MAX_PENDING}). When one more arrives, the oldest held batch is dropped — for
+   * every processor: none of them had it — counted ({@link Router.backlog},
+   * `telemetry.dropped.backlog` in entries) and logged. `Infinity` holds them all: lossless, and
+   * memory grows for as long as the processor is stuck.
+   */
+  readonly maxPending?: number;
+}
+
+/**
+ * The default of {@link RouterOptions.maxPending}, in batches.
+ *
+ * @example
+ * ```ts
+ * new Router({ maxPending: DEFAULT_MAX_PENDING * 4 });
+ * ```
+ */
+export const DEFAULT_MAX_PENDING = 64;
+
+/**
+ * The batches {@link route} holds while a `block` processor is full, from {@link Router.backlog}.
+ *
+ * @example
+ * ```ts
+ * router.backlog(); // { queued: 0, dropped: 0 } when no `block` processor ever fell behind
+ * ```
+ */
+export interface BacklogStats {
+  /** Batches held now, waiting for the dispatch in progress. */
+  readonly queued: number;
+  /** Batches dropped from the backlog since the router was made. */
+  readonly dropped: number;
 }
 
 /**
@@ -300,9 +334,12 @@ const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
 
 /**
  * Delivers every batch to every registered processor, in order, each through its own bounded
- * buffer: a slow processor never slows the others. On a full buffer a batch is dropped (oldest or
- * newest, counted per processor, logged) — or, for a processor registered with
- * `overflow: 'block'`, the pipeline waits (lossless).
+ * buffer: a slow processor with a dropping overflow never slows the others. On a full buffer a
+ * batch is dropped (oldest or newest, counted per processor, logged) — or, for a processor
+ * registered with `overflow: 'block'`, the pipeline waits. That is the trade of `block`: that
+ * processor loses nothing the router dispatches, and every processor waits with it (they get no
+ * new batch until it has room); what arrives meanwhile is held by {@link route}, at most
+ * `maxPending` batches, beyond which the oldest held batch is dropped for all (counted, logged).
  *
  * @example
  * ```ts
@@ -318,8 +355,17 @@ export class Router {
   private readonly lanes = new Map<string, Lane>();
   private closing: Observable<void> | undefined;
   private readonly options: Required<Pick<RouterOptions, 'logger' | 'now'>> & Pick<RouterOptions, 'telemetry'>;
+  private readonly maxPending: number;
+  private queued = 0;
+  private droppedPending = 0;
 
+  /** @throws InvalidPipelineOptionError for a `maxPending` that is not an integer >= 0 or Infinity. */
   constructor(options: RouterOptions = {}) {
+    const maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    if (!(maxPending === Number.POSITIVE_INFINITY || (Number.isInteger(maxPending) && maxPending >= 0))) {
+      throw new InvalidPipelineOptionError('maxPending', maxPending, 'an integer >= 0, or Infinity');
+    }
+    this.maxPending = maxPending;
     this.options = {
       logger: options.logger ?? silentLogger,
       now: options.now ?? Date.now,
@@ -363,6 +409,92 @@ export class Router {
   /** Counters per processor. */
   stats(): ReadonlyMap<string, ProcessorStats> {
     return new Map([...this.lanes].map(([name, lane]) => [name, lane.stats()]));
+  }
+
+  /** What {@link route} holds now while a `block` processor is full, and what it dropped. */
+  backlog(): BacklogStats {
+    return { queued: this.queued, dropped: this.droppedPending };
+  }
+
+  /**
+   * Dispatches every batch of `batches$` in order, one {@link Router.dispatch} at a time, and
+   * emits each once every processor took it. While a dispatch waits (a `block` processor is full)
+   * the batches that arrive are held, at most `maxPending`; one more drops the oldest held batch
+   * (counted, logged). Completes when `batches$` has and every held batch was dispatched.
+   *
+   * @example
+   * ```ts
+   * router.dispatchAll(batches$).subscribe(); // what route(router) does before it closes the router
+   * ```
+   */
+  dispatchAll(batches$: Observable<Batch>): Observable<Batch> {
+    // A bounded concatMap: composition has no operator that drops from its own queue.
+    return new Observable<Batch>((subscriber) => {
+      const held: Batch[] = [];
+      let inner: Subscription | undefined;
+      let busy = false;
+      let ended = false;
+      const pump = (): void => {
+        while (!busy) {
+          const batch = held.shift();
+          this.queued = held.length;
+          if (batch === undefined) {
+            if (ended) subscriber.complete();
+            return;
+          }
+          busy = true;
+          // A dispatch that completes during subscribe is followed by this loop; a later one pumps.
+          let subscribing = true;
+          inner = this.dispatch(batch).subscribe({
+            next: (value) => {
+              subscriber.next(value);
+            },
+            error: (err: unknown) => {
+              subscriber.error(err);
+            },
+            complete: () => {
+              busy = false;
+              inner = undefined;
+              if (!subscribing) pump();
+            },
+          });
+          subscribing = false;
+        }
+      };
+      const source = batches$.subscribe({
+        next: (batch) => {
+          held.push(batch);
+          if (held.length > this.maxPending) {
+            const oldest = held.shift();
+            if (oldest !== undefined) this.dropPending(oldest);
+          }
+          this.queued = held.length;
+          pump();
+        },
+        error: (err: unknown) => {
+          subscriber.error(err);
+        },
+        complete: () => {
+          ended = true;
+          pump();
+        },
+      });
+      return () => {
+        source.unsubscribe();
+        inner?.unsubscribe();
+        this.queued = 0;
+      };
+    });
+  }
+
+  private dropPending(batch: Batch): void {
+    this.droppedPending += 1;
+    this.options.telemetry?.backlogOverflow(batch.length);
+    this.options.logger.warn('dropping a batch from the route backlog: a lossless (block) processor is full', {
+      entries: batch.length,
+      droppedBatches: this.droppedPending,
+      maxPending: this.maxPending,
+    });
   }
 
   /**
@@ -413,7 +545,8 @@ export class Router {
 
 /**
  * Feeds a {@link Router}: each batch is handed to every processor (waiting only for a full
- * lossless processor), then passed on. When the input completes the router closes: held batches
+ * lossless processor, holding at most the router's `maxPending` batches meanwhile: see
+ * {@link Router.dispatchAll}), then passed on. When the input completes the router closes: held batches
  * are delivered and processors completed before this completes. An input error closes the router
  * with that error (Observer processors get `error`) and is passed on.
  *
@@ -427,8 +560,7 @@ export class Router {
 export function route(router: Router): MonoTypeOperatorFunction<Batch> {
   return (source) =>
     concat(
-      source.pipe(
-        concatMap((b) => router.dispatch(b)),
+      router.dispatchAll(source).pipe(
         catchError((err: unknown) => concat(router.close$(err).pipe(ignoreElements()), throwError(() => err))),
       ),
       defer(() => router.close$()).pipe(ignoreElements()),

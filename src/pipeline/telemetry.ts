@@ -12,7 +12,8 @@ export type DropReason =
   | 'preprocess-error'
   | 'preprocess-filtered'
   | 'stale'
-  | 'overflow';
+  | 'overflow'
+  | 'backlog';
 
 /**
  * A point-in-time copy of the pipeline's counters.
@@ -82,8 +83,16 @@ export class PipelineTelemetry {
     this.scrubbedCount += count;
   }
 
+  /**
+   * A batch of `size` entries was dropped from the route's backlog (a `block` processor was full
+   * and `maxPending` batches were held already).
+   */
+  backlogOverflow(size: number): void {
+    this.drops.backlog = (this.drops.backlog ?? 0) + size;
+  }
+
   /** An entry was dropped for `reason`. */
-  dropped(reason: Exclude<DropReason, 'overflow'>): void {
+  dropped(reason: Exclude<DropReason, 'overflow' | 'backlog'>): void {
     this.drops[reason] = (this.drops[reason] ?? 0) + 1;
   }
 

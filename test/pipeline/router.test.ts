@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TestScheduler } from 'rxjs/testing';
-import { concat, from, lastValueFrom, of, throwError, timer, toArray } from 'rxjs';
+import { concat, from, lastValueFrom, of, Subject, throwError, timer, toArray } from 'rxjs';
 import fc from 'fast-check';
 import {
   DuplicateProcessorError,
@@ -310,5 +310,91 @@ describe('route (properties)', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('route: the backlog while a lossless processor is full', () => {
+  it('holds at most maxPending batches; drops the oldest for every processor, counted and logged', async () => {
+    const telemetry = new PipelineTelemetry();
+    const logger = recordingLogger();
+    const router = new Router({ telemetry, logger, maxPending: 8 });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: string[] = [];
+    const fast: string[] = [];
+    router.register('fast', (batch) => void fast.push(uids(batch)));
+    router.register(
+      'slow',
+      async (batch) => {
+        slow.push(uids(batch));
+        await gate;
+      },
+      { buffer: 1, overflow: 'block' },
+    );
+    const input = new Subject<Batch>();
+    const routed = lastValueFrom(input.pipe(route(router), toArray()));
+    // A hot source keeps pushing while `slow` is stuck: 1,000 batches.
+    for (let i = 0; i < 1000; i++) input.next(b(`u${i}`));
+    // The pipeline waits: fast got u0, u1 and u2 (u2 waits for room in slow's buffer), nothing since.
+    expect(fast).toEqual(['u0', 'u1', 'u2']);
+    input.complete();
+    release();
+    const out = (await routed).map(uids);
+    // What was held is the last 8 batches: u3..u991 were dropped for everyone, not held.
+    const kept = ['u0', 'u1', 'u2', ...Array.from({ length: 8 }, (_, i) => `u${992 + i}`)];
+    expect(slow).toEqual(kept);
+    expect(fast).toEqual(kept);
+    expect(out).toEqual(kept);
+    expect(router.backlog()).toEqual({ queued: 0, dropped: 989 });
+    expect(telemetry.snapshot().dropped.backlog).toBe(989);
+    const warned = logger.lines.filter((l) => l.level === 'warn' && l.message.includes('backlog'));
+    expect(warned.length).toBeGreaterThan(0);
+    expect(warned.at(-1)?.fields).toMatchObject({ droppedBatches: 989, maxPending: 8 });
+  });
+
+  it('holds them all with maxPending: Infinity (lossless, unbounded)', async () => {
+    const router = new Router({ maxPending: Number.POSITIVE_INFINITY });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow: string[] = [];
+    router.register('slow', async (batch) => {
+      slow.push(uids(batch));
+      await gate;
+    }, { buffer: 0, overflow: 'block' });
+    const input = new Subject<Batch>();
+    const routed = lastValueFrom(input.pipe(route(router), toArray()));
+    for (let i = 0; i < 300; i++) input.next(b(`u${i}`));
+    expect(router.backlog()).toEqual({ queued: 298, dropped: 0 });
+    input.complete();
+    release();
+    expect((await routed).length).toBe(300);
+    expect(slow.length).toBe(300);
+  });
+
+  it('drops from the backlog on virtual time (marbles)', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const router = new Router({ maxPending: 1 });
+      const seen: string[] = [];
+      router.register('lossless', (batch) => {
+        seen.push(uids(batch));
+        return timer(10);
+      }, { buffer: 0, overflow: 'block' });
+      // a taken at 0; b waits for room; c, d, e arrive meanwhile: the backlog keeps the newest (e).
+      const source = cold('abcde|', { a: b('a'), b: b('b'), c: b('c'), d: b('d'), e: b('e') });
+      expectObservable(source.pipe(route(router))).toBe('a 9ms b 9ms e 9ms |', { a: b('a'), b: b('b'), e: b('e') });
+      scheduler.flush();
+      expect(seen).toEqual(['a', 'b', 'e']);
+      expect(router.backlog().dropped).toBe(2);
+    });
+  });
+
+  it('rejects a maxPending that is not an integer >= 0 or Infinity', () => {
+    expect(() => new Router({ maxPending: -1 })).toThrow(InvalidPipelineOptionError);
+    expect(() => new Router({ maxPending: 1.5 })).toThrow(InvalidPipelineOptionError);
   });
 });
