@@ -65,7 +65,8 @@ export function createCacheState<K>(): CacheState<K> {
  * Applies a list or a watch event to the cache, in place, and says what changed.
  *
  * - A list replaces the cache: keys it lacks are deleted (the deletes a compaction or an outage
- *   hid), keys whose value differs are updated.
+ *   hid), keys whose value differs are updated, and the cache is current to the list's revision
+ *   (lower than before when the store is a new epoch: etcd restarted without its data).
  * - A watch event below the cache's revision is stale and ignored (one revision can hold several
  *   events: a lease's expiry deletes all its keys at once).
  * - A put of the value already cached changes nothing; a delete of an unknown key changes nothing.
@@ -96,7 +97,8 @@ export function reduceCache<K>(state: CacheState<K>, input: CacheInput, ctx: Cac
       cache.entries.delete(name);
       changes.push({ type: 'delete', name, key: cached.key, value: cached.value });
     }
-    cache.revision = Math.max(cache.revision, input.listing.revision);
+    // The list's revision, even a lower one: after etcd lost its data, revisions start again.
+    cache.revision = input.listing.revision;
     return { changes, rejected };
   }
   if (input.revision < cache.revision || !input.key.startsWith(ctx.pathPrefix)) return { changes, rejected };

@@ -89,6 +89,30 @@ export class KvCompactedError extends KvError {
 }
 
 /**
+ * The store is not the one a watch was following: its revision went back below what the watch had
+ * seen (etcd lost its data and started empty, or was restored from an older backup), or its
+ * cluster id changed. Revisions of the old epoch mean nothing in the new one: the watcher must
+ * list again from scratch.
+ *
+ * @example
+ * ```ts
+ * backend.watch('tags/', rev).subscribe({ error: (e) => { if (e instanceof KvEpochError) relist(); } });
+ * ```
+ */
+export class KvEpochError extends KvError {
+  readonly tag = 'KvEpoch';
+  override readonly name = 'KvEpochError';
+  constructor(
+    readonly prefix: string,
+    /** What changed, e.g. "revision 3 is below 120, which the watch had seen". */
+    readonly reason: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`kvstore watch of ${JSON.stringify(prefix)} found a new epoch of the store: ${reason}`, options?.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/**
  * A compare-and-put found another value than the one expected.
  *
  * @example

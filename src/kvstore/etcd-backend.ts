@@ -3,7 +3,7 @@ import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IOptions, type
 import { Observable, Subject, defer } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
-import { KvCompactedError, KvConflictError, KvLeaseLostError, KvUnavailableError, type KvOperation, describeCause } from './errors.js';
+import { KvCompactedError, KvConflictError, KvEpochError, KvLeaseLostError, KvUnavailableError, type KvOperation, describeCause } from './errors.js';
 
 /** Options of {@link etcdBackend}. Durations are in milliseconds. */
 export interface EtcdBackendOptions {
@@ -88,6 +88,8 @@ export class EtcdBackend implements KvBackend {
   /** The watchers whose stream is broken (between etcd3's `disconnected` and `connected`). */
   private readonly downWatchers = new Set<object>();
   private disconnected = false;
+  /** The cluster id etcd's answers carried so far. */
+  private clusterId: string | undefined;
   /** The last connection error that was not etcd3's circuit breaker: what opened it. */
   private rootError: Error | undefined;
   /** The keys written with the session lease, to write again under a new one. */
@@ -230,9 +232,16 @@ export class EtcdBackend implements KvBackend {
       watcher.on('delete', (kv) => {
         subscriber.next({ type: 'delete', key: kv.key.toString(), revision: Number(kv.mod_revision) });
       });
+      // The revision this (re)attach asks for: etcd3 resumes a broken watch from the last one it saw.
+      let requested = fromRevision;
+      watcher.on('connecting', () => {
+        // Typed a number, but etcd3 stores the string of the last revision + 1.
+        const last: unknown = watcher.lastRevision();
+        requested = typeof last === 'number' || typeof last === 'string' ? Number(last) : fromRevision;
+      });
       watcher.on('error', (error) => {
         subscriber.error(
-          /compact/i.test(error.message) || /^Watcher canceled: ?$/.test(error.message)
+          /compact|future rev/i.test(error.message) || /^Watcher canceled: ?$/.test(error.message)
             ? new KvCompactedError(prefix, fromRevision, undefined, { cause: error })
             : new KvUnavailableError('watch', prefix, { cause: error }),
         );
@@ -243,7 +252,13 @@ export class EtcdBackend implements KvBackend {
       watcher.on('disconnected', (error) => {
         this.watchDown(watcher, prefix, error);
       });
-      watcher.on('connected', () => {
+      watcher.on('connected', (response) => {
+        const epoch = this.newEpoch(response.header, requested);
+        if (epoch !== undefined) {
+          this.watchUp(watcher); // the connection works: it is the store that is new
+          subscriber.error(new KvEpochError(prefix, epoch));
+          return;
+        }
         this.watchUp(watcher);
       });
       return () => {
@@ -411,6 +426,24 @@ export class EtcdBackend implements KvBackend {
     if (!secondary || root === undefined) return new KvUnavailableError(operation, key, { cause: error });
     const note = broken ? "etcd3's circuit breaker is open: calls fail fast for a few seconds" : 'the watch stream ended';
     return new KvUnavailableError(operation, key, { cause: root, reason: `${describeCause(root)} (${note})` });
+  }
+
+  /**
+   * Why a response says that etcd is not the store this backend knew (its revision is below
+   * `requested - 1`, which a watch had seen, or its cluster id changed), or undefined when it is.
+   * etcd restarted empty (its data lost) answers a resumed watch with a lower revision: the watch
+   * would wait for revisions that mean nothing now, so it must list again.
+   */
+  private newEpoch(header: { readonly cluster_id: string; readonly revision: string }, requested: number): string | undefined {
+    const revision = Number(header.revision);
+    if (this.clusterId !== undefined && header.cluster_id !== this.clusterId) {
+      const before = this.clusterId;
+      this.clusterId = header.cluster_id;
+      return `its cluster id changed from ${before} to ${header.cluster_id}`;
+    }
+    this.clusterId = header.cluster_id;
+    if (revision + 1 < requested) return `its revision ${revision} is below ${requested - 1}, which the watch had seen`;
+    return undefined;
   }
 
   private watchDown(watcher: object, prefix: string, error: Error): void {

@@ -23,6 +23,7 @@ export {
   KvConflictError,
   KvDecodeError,
   KvEncodeError,
+  KvEpochError,
   KvError,
   KvJoinTimeoutError,
   KvLeaseLostError,

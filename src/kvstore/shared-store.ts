@@ -114,7 +114,7 @@ export interface SharedStoreTelemetry {
  *   stale, and the watch resumes from its last revision by itself when the connection is back;
  * - `resyncing`: the connection is back: the store writes its local keys again (and retries its
  *   failed deletes) before it says `synced`;
- * - `relisting`: the watch failed (a compaction, an error the backend does not resume from): the
+ * - `relisting`: the watch failed (a compaction, a new epoch of the store, an error the backend does not resume from): the
  *   store lists the prefix again, with backoff;
  * - `closed`: after `close()` / `release()`.
  *

@@ -23,6 +23,15 @@ describe('reduceCache', () => {
     expect(state.revision).toBe(5);
   });
 
+  it('a list at a lower revision (etcd restarted without its data) replaces the cache, and the new epoch’s events apply', () => {
+    const state = createCacheState<number>();
+    reduceCache(state, { type: 'listed', listing: { entries: [entry('a', '1', 90), entry('b', '2', 95)], revision: 120 } }, ctx);
+    const relisted = reduceCache(state, { type: 'listed', listing: { entries: [entry('a', '1', 2)], revision: 3 } }, ctx);
+    expect(relisted.changes).toEqual([{ type: 'delete', name: 'b', key: 2, value: '2' }]);
+    expect(state.revision).toBe(3);
+    expect(reduceCache(state, { type: 'put', key: 'p/a', value: '7', revision: 4 }, ctx).changes).toEqual([{ type: 'update', name: 'a', key: 7, value: '7' }]);
+  });
+
   it('ignores events older than the cache, but applies every event of one revision (a lease expiry)', () => {
     const state = createCacheState<number>();
     reduceCache(state, { type: 'listed', listing: { entries: [entry('a', '1', 3), entry('b', '2', 4)], revision: 10 } }, ctx);
