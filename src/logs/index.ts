@@ -48,6 +48,8 @@ export {
   CollectorClosedError,
   UnexpectedError,
   isTransient,
+  failureKind,
+  MAX_SAMPLE_ERRORS,
 } from './errors.js';
 export type { DecodeFailure, InvalidEntryReason } from './errors.js';
 export {
