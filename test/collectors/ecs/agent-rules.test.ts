@@ -21,9 +21,11 @@ import type { MetadataServer } from './metadata-server.js';
  *     NewContainerImage (comp/core/workloadmeta/def/types.go): an untagged image is "latest".
  *   Test cases: comp/core/tagger/collectors/workloadmeta_test.go@0370fdff0005172ddd1b91d51956530dc7924fe0
  *     (TestHandleECSTask: "basic ECS EC2 task", "basic ECS Fargate task")
- *   Documents: the repository's copies of AWS's published task metadata v4 examples, in ./fixtures
- *     (fixtures.ts: "shaped like the AWS documentation's examples"; ec2-task.json adds a stopped
- *     container to the EC2 example, fargate-task.json is the Fargate example):
+ *   Documents: hand-made variants of AWS's task metadata v4 examples, in ./fixtures (see fixtures.ts):
+ *     ec2-task.json is AWS's published EC2 /task example (checked: aws-v4-ec2-task.json) plus a
+ *     hand-made stopped container; fargate-task.json is hand-made, shaped like AWS's Fargate
+ *     example but never checked against it (the published task response could not be retrieved).
+ *     The same rules on AWS's published EC2 documents, verbatim: aws-published.test.ts.
  *     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-examples.html
  *     https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-fargate-examples.html
  */
@@ -54,14 +56,14 @@ describe('ecs_service: the task service name, lower-cased', () => {
     expect(curl.lowCardTags).toContain('ecs_service:datadog-agent-service');
   });
 
-  it('AWS Fargate example: no ServiceName, no ecs_service', () => {
+  it('Fargate example (hand-made, fargate-task.json): no ServiceName, no ecs_service', () => {
     const [curl] = extractEcsTags(read(taskDocument('fargate-task')));
     expect(curl?.lowCardTags.some((tag) => tag.startsWith('ecs_service:'))).toBe(false);
   });
 });
 
 describe('availability zone: both spellings on Fargate, none on EC2', () => {
-  it('AWS Fargate example (us-west-2a): availability_zone and availability-zone', () => {
+  it('Fargate example (hand-made, fargate-task.json, us-west-2a): availability_zone and availability-zone', () => {
     const curl = byEntity(extractEcsTags(read(taskDocument('fargate-task'))), `container_id://${FARGATE_CURL_ID}`);
     expect(new Set(zoneTags(curl))).toEqual(new Set(['availability_zone:us-west-2a', 'availability-zone:us-west-2a']));
   });
@@ -108,7 +110,7 @@ describe('task tags (withTags): aws: keys dropped, keys and values lower-cased',
 });
 
 describe('extractEcsContainerTags: a Fargate container from the task document', () => {
-  it('AWS Fargate example: container name and id, image_name, short_image, image_tag, image_id', () => {
+  it('Fargate example (hand-made, fargate-task.json): container name and id, image_name, short_image, image_tag, image_id', () => {
     const infos = extractEcsContainerTags(read(taskDocument('fargate-task')));
     expect(infos).toHaveLength(1);
     const [curl] = infos;

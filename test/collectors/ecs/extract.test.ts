@@ -29,7 +29,8 @@ const EC2_TASK_LOW = [
   'ecs_service:myservice',
 ];
 
-describe('extractEcsTags on an EC2 task (AWS documentation example)', () => {
+// ec2-task.json: AWS's published EC2 example plus a hand-made stopped container (fixtures.ts).
+describe('extractEcsTags on an EC2 task (AWS documentation example, plus a stopped container)', () => {
   const logger = new RecordingLogger();
   const infos = extractEcsTags(read(taskDocument('ec2-task')), { logger });
 
@@ -53,7 +54,8 @@ describe('extractEcsTags on an EC2 task (AWS documentation example)', () => {
   });
 });
 
-describe('extractEcsTags on a Fargate task (AWS documentation example)', () => {
+// fargate-task.json: hand-made, shaped like AWS's Fargate example, not checked against it (fixtures.ts).
+describe('extractEcsTags on a Fargate task (hand-made, shaped like the AWS documentation example)', () => {
   const infos = extractEcsTags(read(taskDocument('fargate-task')));
 
   it('takes the cluster name from the last segment of the cluster ARN', () => {

@@ -1,7 +1,24 @@
 import { readFileSync } from 'node:fs';
 
-/** A fresh copy of a task metadata v4 document shaped like the AWS documentation's examples. */
-export function taskDocument(name: 'ec2-task' | 'fargate-task'): Record<string, unknown> & { Containers: Record<string, unknown>[] } {
+/**
+ * The task metadata v4 documents of ./fixtures:
+ * - `aws-v4-ec2-task`, `aws-v4-ec2-task-with-tags`, `aws-v4-ec2-task-with-tags-error`: AWS's
+ *   published EC2 examples (`/task`, `/taskWithTags`, `/taskWithTags` with errors), verbatim;
+ *   the source is cited in aws-published.test.ts.
+ * - `ec2-task`: a hand-made variant of AWS's EC2 `/task` example: the published document, plus a
+ *   third container (`config-init`, `KnownStatus: STOPPED`, `ExitCode: 0`) that is not in it.
+ * - `fargate-task`: hand-made, shaped like AWS's Fargate `/task` example; never checked against
+ *   the published page (its task response could not be retrieved), so not a published document.
+ */
+export type TaskDocumentName =
+  | 'aws-v4-ec2-task'
+  | 'aws-v4-ec2-task-with-tags'
+  | 'aws-v4-ec2-task-with-tags-error'
+  | 'ec2-task'
+  | 'fargate-task';
+
+/** A fresh copy of one of the task metadata v4 documents of ./fixtures. */
+export function taskDocument(name: TaskDocumentName): Record<string, unknown> & { Containers: Record<string, unknown>[] } {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8')) as Record<string, unknown> & {
     Containers: Record<string, unknown>[];
   };
