@@ -74,6 +74,9 @@ function tagsAcrossHosts(label: string, makeBackend: () => Promise<{ backend: ()
         expect([...a.tagger.storedTags('container_id://b1', 'orchestrator')].sort()).toEqual(['host:host-b', 'image_name:redis', 'pod_name:p-b1']);
         expect(a.tagger.list().find((e) => e.entity === 'container_id://b1')?.sources).toEqual(['kvstore']);
         // Each host owns only its own entity: b1, seen by a through the store, is not published back by a.
+        // (A host counts a key as its own once its put has answered, which can come after the others saw it.)
+        await waitFor('b to hold b1 as its own', () => b.store.localKeys().size === 1);
+        await waitFor('a to hold a1 as its own', () => a.store.localKeys().size === 1);
         expect([...a.store.localKeys().keys()]).toEqual(['host-a/container_id://a1']);
         expect([...b.store.localKeys().keys()]).toEqual(['host-b/container_id://b1']);
         expect(
