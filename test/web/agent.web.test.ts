@@ -8,6 +8,7 @@
  * saves the screenshot shown in docs/agent.md.
  */
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -174,4 +175,46 @@ describe.skipIf(skip)('the agent\'s web page in a real browser', () => {
     expect(problems).toEqual([]); // no script error, no Content-Security-Policy violation
     await page.close();
   }, 60_000);
+
+  it('gives a page of another origin nothing: no login, no data, no script (the browser holds a session)', async () => {
+    // The browser holds a session (logged in here unless a test above did).
+    const own = await newPage();
+    await own.goto(url);
+    if ((await own.$('#token')) !== null) {
+      await own.type('#token', token);
+      await Promise.all([own.waitForNavigation(), own.click('#login button')]);
+    }
+    expect(await own.$('#entities')).not.toBeNull();
+    expect(await chromium.browser.cookies()).toHaveLength(1);
+    await own.close();
+    // Another server on the same host, another port: the same site to the browser, so even the
+    // SameSite=Strict cookie goes with its requests.
+    const port = await freePort();
+    const attacker = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>elsewhere</title>');
+    });
+    await new Promise<void>((resolve) => attacker.listen(port, '127.0.0.1', resolve));
+    try {
+      const page = await newPage();
+      await page.goto(`http://127.0.0.1:${String(port)}/`);
+      // Reading the data: refused by the browser (no CORS header).
+      const read = await page.evaluate(`fetch(${JSON.stringify(`${url}api/status`)}, { credentials: 'include' }).then(() => 'read', () => 'refused')`);
+      expect(read).toBe('refused');
+      // Its script pulled in as a resource: blocked (Cross-Origin-Resource-Policy: same-origin).
+      const script = await page.evaluate(`new Promise((resolve) => { const s = document.createElement('script'); s.src = ${JSON.stringify(`${url}app.js`)}; s.onload = () => resolve('loaded'); s.onerror = () => resolve('blocked'); document.head.append(s); })`);
+      expect(script).toBe('blocked');
+      // Its own form posting the right token to /login: 403, and no cookie set by it.
+      const before = (await chromium.browser.cookies()).map((c) => c.value);
+      await page.evaluate(`(() => { const f = document.createElement('form'); f.method = 'post'; f.action = ${JSON.stringify(`${url}login`)};
+        const i = document.createElement('input'); i.name = 'token'; i.value = ${JSON.stringify(token)}; f.append(i); document.body.append(f); f.submit(); })()`);
+      const posted = await page.waitForNavigation();
+      expect(posted?.status()).toBe(403);
+      expect((await chromium.browser.cookies()).map((c) => c.value)).toEqual(before);
+      await page.close();
+    } finally {
+      attacker.closeAllConnections();
+      await new Promise((resolve) => attacker.close(resolve));
+    }
+  });
 });
