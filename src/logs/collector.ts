@@ -284,6 +284,8 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     readonly badSecret: string | undefined;
     /** The message's failures: counted all, the first few kept and logged. */
     readonly tally: FailureTally;
+    /** Entries of this message dropped (not failed): logged for the first few, then summed up. */
+    readonly drops: { wrongSecret: number; archived: number };
   }
 
   /** Records a failure of an entry; logs it when it is one of the few the message keeps. */
@@ -376,12 +378,16 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     }
     if (!equalBytes(state.secret, bundle.secret)) {
       stats.wrongSecret++;
-      logger.warn('logs: bundle entry has the wrong secret for its stream; dropped', { path });
+      if (++work.drops.wrongSecret <= MAX_SAMPLE_ERRORS) {
+        logger.warn('logs: bundle entry has the wrong secret for its stream; dropped', { path });
+      }
       return;
     }
     if (state.archived || state.purged) {
       stats.archived++;
-      logger.info(`logs: stream is ${state.archived ? 'archived' : 'purged'}; bundle entry dropped`, { path });
+      if (++work.drops.archived <= MAX_SAMPLE_ERRORS) {
+        logger.info(`logs: stream is ${state.archived ? 'archived' : 'purged'}; bundle entry dropped`, { path });
+      }
       return;
     }
     if (entry.terminal && state.terminalIndex >= 0 && state.terminalIndex !== entry.terminalIndex) {
@@ -455,7 +461,13 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     if (badPrefix !== undefined) throw new InvalidBundleError('prefix', clipValue(indexed.prefix), badPrefix);
     stats.bundleEntries += indexed.entryCount;
     if (indexed.entryCount === 0) return;
-    const work: MessageWork = { bundle: indexed, metadata, badSecret: secretError(indexed.secret), tally: new FailureTally() };
+    const work: MessageWork = {
+      bundle: indexed,
+      metadata,
+      badSecret: secretError(indexed.secret),
+      tally: new FailureTally(),
+      drops: { wrongSecret: 0, archived: 0 },
+    };
     await runAll(
       indexed.entryCount,
       workers,
@@ -465,6 +477,13 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
         report(work, error instanceof LogsError ? error : new UnexpectedError(error));
       },
     );
+    const { wrongSecret, archived } = work.drops;
+    if (wrongSecret > MAX_SAMPLE_ERRORS || archived > MAX_SAMPLE_ERRORS) {
+      logger.warn(`logs: bundle entries of one message dropped: ${wrongSecret} wrong secret, ${archived} archived or purged`, {
+        wrongSecret,
+        archived,
+      });
+    }
     const failure = work.tally.result();
     if (failure === undefined) return;
     if (work.tally.size > MAX_SAMPLE_ERRORS) {

@@ -263,5 +263,45 @@ describe.skipIf(unavailable !== undefined)('the collector on a real Redis, under
         await collector.close();
       }, 120_000);
     }
+
+    it("wrong secret (someone else's stream): every entry dropped and counted, a few lines logged", async () => {
+      const prefix = freshPrefix();
+      const coordinator = memoryCoordinator();
+      const theirs = new Uint8Array(PREFIX_SECRET_LENGTH).fill(0x11);
+      coordinator.put({
+        project: 'test-project',
+        path: `${prefix}/+/x`,
+        protoVersion: '1',
+        secret: theirs,
+        terminalIndex: -1,
+        archived: false,
+        purged: false,
+      });
+      const entry: BundleEntry = {
+        desc: { prefix: '', name: 'x', streamType: StreamType.Text, contentType: 't', tags: {}, binaryFileExt: '', timestamp: { seconds: 1, nanos: 0 } },
+        terminal: true,
+        terminalIndex: 0,
+        logs: [],
+      };
+      const count = 100_000;
+      const message = encodeMessage(
+        { project: 'test-project', prefix, secret: testSecret, entries: Array.from({ length: count }, () => entry) },
+        { compress: true },
+      );
+      const logged: string[] = [];
+      const logger: Logger = {
+        debug: () => undefined,
+        info: (text) => logged.push(text),
+        warn: (text) => logged.push(text),
+        error: (text) => logged.push(text),
+      };
+      const collector = createLogCollector({ coordinator, storage: redis(), logger });
+      await collector.process(message);
+      expect(collector.stats()).toMatchObject({ wrongSecret: count, invalidEntries: 0, permanentErrors: 0 });
+      expect(logged.length).toBeLessThanOrEqual(8 + 1);
+      expect(logged.at(-1)).toContain(`${count} wrong secret`);
+      expect(coordinator.stream('test-project', `${prefix}/+/x`)?.state.terminalIndex).toBe(-1);
+      await collector.close();
+    }, 120_000);
   });
 });
