@@ -17,6 +17,7 @@ export type KvOperation =
   | 'delete'
   | 'watch'
   | 'lease'
+  | 'health'
   | 'close';
 
 /**

@@ -1,7 +1,8 @@
 import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IOptions, type Lease, isRecoverableError } from 'etcd3';
-import { Observable, Subject, defer } from 'rxjs';
+import { EMPTY, Observable, type SchedulerLike, Subject, defer, exhaustMap, ignoreElements, merge, share, takeUntil } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { unrefTimer } from '../util/unref-timer.js';
 import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
 import { KvCompactedError, KvConflictError, KvEpochError, KvLeaseLostError, KvUnavailableError, type KvOperation, describeCause } from './errors.js';
 
@@ -25,7 +26,22 @@ export interface EtcdBackendOptions {
    * lets a watch wait up to 30 s after etcd is back.
    */
   readonly maxReconnectDelay?: number;
-  /** More etcd3 client options (credentials, auth, gRPC options, fault handling). */
+  /**
+   * How often, while someone follows `connection$` (a shared store does), etcd is asked a
+   * linearizable read: a stalled or black-holed etcd — which breaks no stream and fails no call
+   * until one is made — is reported `disconnected` within `healthCheckInterval +
+   * healthCheckTimeout`, and so is a cluster without quorum. 0 turns the check off. Default: 5000.
+   */
+  readonly healthCheckInterval?: number;
+  /** How long a health check may take before it counts as failed. Default: `callTimeout`. */
+  readonly healthCheckTimeout?: number;
+  /** The scheduler of the health checks. Default: Node timers, `unref()`'d. */
+  readonly scheduler?: SchedulerLike;
+  /**
+   * More etcd3 client options (credentials, auth, gRPC options, fault handling). The backend's
+   * own `grpcOptions` (reconnect backoff; HTTP/2 keep-alive pings every 10 s, dropping a
+   * connection that does not answer one in 5 s) apply unless these give `grpcOptions`.
+   */
   readonly etcd3?: Omit<IOptions, 'hosts'>;
   /** Where lease losses and re-attach failures are reported. Default: silent. */
   readonly logger?: Logger;
@@ -88,6 +104,10 @@ export class EtcdBackend implements KvBackend {
   /** The watchers whose stream is broken (between etcd3's `disconnected` and `connected`). */
   private readonly downWatchers = new Set<object>();
   private disconnected = false;
+  /** The last health check failed. */
+  private checkFailed = false;
+  private readonly healthCheckTimeout: number;
+  private readonly closing$ = new Subject<void>();
   /** The cluster id etcd's answers carried so far. */
   private clusterId: string | undefined;
   /** The last connection error that was not etcd3's circuit breaker: what opened it. */
@@ -116,7 +136,14 @@ export class EtcdBackend implements KvBackend {
       this.client = new Etcd3({
         dialTimeout: callTimeout,
         defaultCallOptions: (context) => (context.isStream ? {} : { deadline: new Date(Date.now() + callTimeout) }),
-        grpcOptions: { 'grpc.initial_reconnect_backoff_ms': Math.min(100, maxDelay), 'grpc.max_reconnect_backoff_ms': maxDelay },
+        grpcOptions: {
+          'grpc.initial_reconnect_backoff_ms': Math.min(100, maxDelay),
+          'grpc.max_reconnect_backoff_ms': maxDelay,
+          // A connection that answers no ping is dropped, so the watches on it reconnect (etcd
+          // accepts a ping every 5 s at most: --grpc-keepalive-min-time).
+          'grpc.keepalive_time_ms': 10_000,
+          'grpc.keepalive_timeout_ms': 5000,
+        },
         faultHandling: {
           // etcd3's breaker fails every call for 5 s after three failures in a row: once etcd is
           // back (after a stall, say) a new lease would wait that long, and the keys of the old one
@@ -130,7 +157,18 @@ export class EtcdBackend implements KvBackend {
       this.ownsClient = true;
     }
     this.session$ = this.sessionEvents$.asObservable();
-    this.connection$ = this.connectionEvents$.asObservable();
+    const checkEvery = options.healthCheckInterval ?? 5000;
+    if (!Number.isFinite(checkEvery) || checkEvery < 0) throw new RangeError(`healthCheckInterval must be a non-negative number of ms, got ${String(checkEvery)}`);
+    this.healthCheckTimeout = options.healthCheckTimeout ?? callTimeout;
+    const checks$ =
+      checkEvery === 0
+        ? EMPTY
+        : unrefTimer(checkEvery, checkEvery, options.scheduler).pipe(
+            exhaustMap(() => defer(() => this.checkHealth())),
+            ignoreElements(),
+          );
+    // The checks run while someone follows the connection, and stop at close.
+    this.connection$ = merge(this.connectionEvents$, checks$.pipe(takeUntil(this.closing$))).pipe(share());
   }
 
   get(key: string): Observable<KvEntry | undefined> {
@@ -280,6 +318,8 @@ export class EtcdBackend implements KvBackend {
       const lease = this.session?.lease;
       this.session = undefined;
       this.sessionEvents$.complete();
+      this.closing$.next();
+      this.closing$.complete();
       this.connectionEvents$.complete();
       this.downWatchers.clear();
       try {
@@ -457,11 +497,37 @@ export class EtcdBackend implements KvBackend {
     this.connectionEvents$.next({ type: 'disconnected', error: kvError });
   }
 
+  /**
+   * One health check: a linearizable read (it needs the leader and a quorum). A failure says
+   * `disconnected` (again at each failure, with the newest error); the first success after it says
+   * `connected` when no watch is still down.
+   */
+  private async checkHealth(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.client.kv.range({ key: Buffer.from('health'), limit: 1, keys_only: true }, { deadline: new Date(Date.now() + this.healthCheckTimeout) });
+    } catch (error: unknown) {
+      if (this.isClosed()) return;
+      this.checkFailed = true;
+      this.disconnected = true;
+      const kvError = this.unavailable('health', 'health', error);
+      this.logger.debug('etcd health check failed', { error: describeCause(kvError) });
+      this.connectionEvents$.next({ type: 'disconnected', error: kvError });
+      return;
+    }
+    if (!this.checkFailed || this.isClosed()) return;
+    this.checkFailed = false;
+    this.rootError = undefined;
+    if (!this.disconnected || this.downWatchers.size > 0) return;
+    this.disconnected = false;
+    this.connectionEvents$.next({ type: 'connected' });
+  }
+
   private watchUp(watcher: object): void {
     if (this.closed) return;
     this.downWatchers.delete(watcher);
     this.rootError = undefined;
-    if (!this.disconnected || this.downWatchers.size > 0) return;
+    if (!this.disconnected || this.downWatchers.size > 0 || this.checkFailed) return;
     this.disconnected = false;
     this.connectionEvents$.next({ type: 'connected' });
   }

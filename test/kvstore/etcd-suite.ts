@@ -24,6 +24,8 @@ export interface EtcdSuite {
   /** A backend of its own, for reading and forging what etcd holds. */
   readonly admin: EtcdBackend;
   backend(hosts?: string): EtcdBackend;
+  /** Closes `backend` after the case, as the suite's own. */
+  adopt(backend: EtcdBackend): void;
   /** Joins with the suite's options (delete grace 0, retry delay 100 ms), overridden by `extra`. */
   join(prefix: string, backend: EtcdBackend, name: string, extra?: Partial<JoinSharedStoreOptions<Item>>): Promise<SharedStore<Item>>;
   /** What etcd holds under the prefix, name -> value. */
@@ -51,6 +53,9 @@ export function useEtcdSuite(options: EtcdSuiteOptions): EtcdSuite {
       const b = etcdBackend({ hosts, leaseTtl: options.leaseTtl, callTimeout: 1000, retryDelay: 100, maxReconnectDelay: options.maxReconnectDelay, logger: silentLogger });
       backends.push(b);
       return b;
+    },
+    adopt(backend) {
+      backends.push(backend);
     },
     async join(prefix, backend, name, extra = {}) {
       const store = await joinSharedStore({
