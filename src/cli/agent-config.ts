@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { defaultSocketPath, isLoopback } from '../ipc/address.js';
 import { etcdHostsFromUrl } from '../kvstore/etcd-url.js';
 import { CliUsageError } from './errors.js';
+import { jsonErrorPosition } from './json-error-position.js';
 
 /**
  * The collectors the agent knows.
@@ -258,10 +259,14 @@ export function parseConfigFile(text: string, path: string): FileConfig | CliUsa
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    return new CliUsageError(path, 'config', `the config file is not JSON (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    // The line and column, which Node's JSON.parse does not always give, then the parser's words.
+    const at = jsonErrorPosition(text);
+    const where = at === undefined ? path : `${path}, line ${at.line}, column ${at.column}`;
+    const why = cause instanceof Error ? (cause.message.split('\n')[0] ?? cause.message) : String(cause);
+    return new CliUsageError(where, 'config-file', `not JSON (${why})`, { cause });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return new CliUsageError(path, 'config', 'the config file must hold a JSON object');
+    return new CliUsageError(path, 'config-file', 'must hold a JSON object');
   }
   for (const key of Object.keys(parsed)) {
     if (!FILE_KEYS.has(key)) return new CliUsageError(key, 'config', `unknown key in ${path} (known: ${[...FILE_KEYS].join(', ')})`);

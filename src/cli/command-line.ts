@@ -16,7 +16,7 @@ import { CliUsageError } from './errors.js';
  * const topic: CommandName = 'watch';
  * ```
  */
-export type CommandName = 'agent' | 'tag' | 'list' | 'watch';
+export type CommandName = 'agent' | 'status' | 'tag' | 'list' | 'watch';
 
 /**
  * How a query command reaches the agent: what the flags say; what they leave out comes from
@@ -53,7 +53,15 @@ export type CliCommand =
       readonly json: boolean;
       readonly connection: QueryConnection;
     }
-  | { readonly command: 'list'; readonly prefixes: readonly string[]; readonly json: boolean; readonly connection: QueryConnection }
+  | { readonly command: 'status'; readonly json: boolean; readonly connection: QueryConnection }
+  | {
+      readonly command: 'list';
+      readonly prefixes: readonly string[];
+      /** `--sources`: each source's tags, with priority and which source won a name. */
+      readonly sources: boolean;
+      readonly json: boolean;
+      readonly connection: QueryConnection;
+    }
   | {
       readonly command: 'watch';
       readonly prefixes: readonly string[];
@@ -72,7 +80,16 @@ export type CliCommand =
  */
 export const CONFIG_ENV = 'TAGSTREAM_CONFIG';
 
-const COMMANDS: readonly CommandName[] = ['agent', 'tag', 'list', 'watch'];
+/**
+ * Every command, in the order the help lists them.
+ *
+ * @example
+ * ```ts
+ * COMMAND_NAMES.includes('status'); // true
+ * ```
+ */
+export const COMMAND_NAMES: readonly CommandName[] = Object.freeze(['agent', 'status', 'tag', 'list', 'watch']);
+const COMMANDS = COMMAND_NAMES;
 
 const CONNECTION_OPTIONS = {
   socket: { type: 'string' },
@@ -85,7 +102,8 @@ const CONNECTION_OPTIONS = {
 
 const QUERY_OPTIONS = {
   tag: { ...CONNECTION_OPTIONS, cardinality: { type: 'string', short: 'c' } },
-  list: { ...CONNECTION_OPTIONS, prefix: { type: 'string', multiple: true } },
+  status: CONNECTION_OPTIONS,
+  list: { ...CONNECTION_OPTIONS, prefix: { type: 'string', multiple: true }, sources: { type: 'boolean' } },
   watch: { ...CONNECTION_OPTIONS, prefix: { type: 'string', multiple: true }, cardinality: { type: 'string', short: 'c' } },
 } as const;
 
@@ -157,8 +175,20 @@ function parse(command: CommandName, args: readonly string[], options: ParseArgs
     const { values, positionals } = parseArgs({ args: [...args], options: options ?? {}, strict: true, allowPositionals: true });
     return { values, positionals };
   } catch (cause) {
-    throw new CliUsageError(`tagstream ${command}`, 'command', cause instanceof Error ? cause.message : String(cause), { cause });
+    throw new CliUsageError(`tagstream ${command}`, 'command', argumentProblem(cause), { cause });
   }
+}
+
+/** What `parseArgs` refused, in one short line of our own (its text suggests `--` and spans lines). */
+function argumentProblem(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined;
+  const option = /'(-[^' ]+)/.exec(message)?.[1];
+  if (option !== undefined && code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option}`;
+  if (option !== undefined && code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return message.includes('does not take an argument') ? `${option} takes no value` : `${option} needs a value`;
+  }
+  return message.split('\n')[0] ?? message;
 }
 
 function parseAgent(
@@ -172,7 +202,7 @@ function parseAgent(
   if (positionals.length > 0) throw new CliUsageError('tagstream agent', 'command', `unexpected argument ${JSON.stringify(positionals[0])}`);
   let file: Readonly<Record<string, unknown>> | undefined;
   if (configFile !== undefined) {
-    if (configText === undefined) throw new CliUsageError(configFile, 'config', 'the config file was not read');
+    if (configText === undefined) throw new CliUsageError(configFile, 'config-file', 'was not read');
     const parsed = parseConfigFile(configText, configFile);
     if (parsed instanceof CliUsageError) throw parsed;
     file = parsed;
@@ -202,9 +232,10 @@ function parseQuery(command: Exclude<CommandName, 'agent'>, args: readonly strin
     return { command, entity, cardinality, json, connection };
   }
   if (positionals.length > 0) throw new CliUsageError(`tagstream ${command}`, 'command', `unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (command === 'status') return { command, json, connection };
   const prefixes = Array.isArray(v.prefix) ? v.prefix.filter((p): p is string => typeof p === 'string') : [];
   if (prefixes.some((p) => p.length === 0)) throw new CliUsageError('--prefix', 'flag', 'must not be empty');
-  return command === 'list' ? { command, prefixes, json, connection } : { command, prefixes, cardinality, json, connection };
+  return command === 'list' ? { command, prefixes, sources: v.sources === true, json, connection } : { command, prefixes, cardinality, json, connection };
 }
 
 function connectionOf(values: FlagValues): QueryConnection {

@@ -32,8 +32,8 @@ export class CliUsageError extends CliError {
   constructor(
     /** The option (`--socket`), variable (`TAGSTREAM_SOCKET`), config key (`socket`) or command at fault. */
     readonly option: string,
-    /** Where it was given. */
-    readonly source: 'flag' | 'env' | 'config' | 'command',
+    /** Where it was given (`config-file`: the config file itself, named by `option`, is at fault). */
+    readonly source: 'flag' | 'env' | 'config' | 'config-file' | 'command',
     reason: string,
     options?: ErrorOptions,
   ) {
@@ -72,6 +72,8 @@ function describeSource(option: string, source: CliUsageError['source']): string
       return `environment variable ${option}`;
     case 'config':
       return `config file key "${option}"`;
+    case 'config-file':
+      return `config file ${option}`;
     case 'command':
       return option;
   }

@@ -1,19 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `tagstream` command: `agent` runs the collectors and serves their tags; `tag`, `list` and
- * `watch` ask a running agent. See docs/agent.md.
+ * The `tagstream` command: `agent` runs the collectors and serves their tags; `status`, `tag`,
+ * `list` and `watch` ask a running agent. See docs/agent.md.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type CliCommand, configFileOf, parseCommandLine } from './command-line.js';
+import { type CliCommand, type CommandName, COMMAND_NAMES, configFileOf, parseCommandLine } from './command-line.js';
 import { CliError, CliUsageError } from './errors.js';
 import { type CliIo, flushOutput, processIo } from './io.js';
 import { usage } from './usage.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-}
+import { packageVersion } from './version.js';
 
 /** Reads the config file the command line names; a usage error when it cannot be read. */
 function readConfig(path: string | undefined): string | CliUsageError | undefined {
@@ -22,7 +18,7 @@ function readConfig(path: string | undefined): string | CliUsageError | undefine
     return readFileSync(path, 'utf8');
   } catch (cause) {
     const code = typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : String(cause);
-    return new CliUsageError(path, 'config', `the config file cannot be read (${code})`, { cause });
+    return new CliUsageError(path, 'config-file', `cannot be read (${code})`, { cause });
   }
 }
 
@@ -32,12 +28,13 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
       io.out(`${usage(command.topic)}\n`);
       return 0;
     case 'version':
-      io.out(`${version()}\n`);
+      io.out(`${packageVersion()}\n`);
       return 0;
     case 'agent': {
       const { runAgent } = await import('./agent.js');
-      return runAgent(command.config, io, version());
+      return runAgent(command.config, io, packageVersion());
     }
+    case 'status':
     case 'tag':
     case 'list':
     case 'watch': {
@@ -49,7 +46,8 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
 
 /**
  * Runs `tagstream` with `args` (without the node and script paths); resolves with the exit code:
- * 0 done, 1 failed, 2 usage error. Errors are written to `io.err`, never thrown.
+ * 0 done, 1 failed, 2 usage error (bare `tagstream` too: the usage goes to `io.err`), 3 `tag` found
+ * no tags. Errors are written to `io.err`, never thrown.
  *
  * @example
  * ```ts
@@ -57,16 +55,24 @@ async function run(command: CliCommand, io: CliIo): Promise<number> {
  * ```
  */
 export async function main(args: readonly string[], io: CliIo): Promise<number> {
+  if (args.length === 0) {
+    io.err(`${usage(undefined)}\n`);
+    return 2;
+  }
   const configText = readConfig(configFileOf(args, io.env));
   const command = configText instanceof CliUsageError ? configText : parseCommandLine(args, io.env, configText);
+  const name = commandOf(args);
   if (command instanceof CliUsageError) {
-    const hint = command.source === 'command' ? `run 'tagstream help${args[0] !== undefined && args[0] !== 'help' && !args[0].startsWith('-') && command.option !== 'tagstream' ? ` ${args[0]}` : ''}' for usage\n` : '';
-    io.err(`${command.message.startsWith('tagstream') ? command.message : `tagstream: ${command.message}`}\n${hint}`);
+    io.err(usageMessage(command, name));
     return command.exitCode;
   }
   try {
     return await run(command, io);
   } catch (error) {
+    if (error instanceof CliUsageError) {
+      io.err(usageMessage(error, name));
+      return error.exitCode;
+    }
     if (error instanceof CliError) {
       io.err(`tagstream: ${error.message}\n`);
       return error.exitCode;
@@ -74,6 +80,22 @@ export async function main(args: readonly string[], io: CliIo): Promise<number> 
     io.err(`tagstream: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   }
+}
+
+/** The command `args` run (`help agent` is about `agent`), if they name one. */
+function commandOf(args: readonly string[]): CommandName | undefined {
+  const named = args[0] === 'help' ? args[1] : args[0];
+  return COMMAND_NAMES.find((c) => c === named);
+}
+
+/**
+ * A usage error as written: `tagstream <command>: <what>: <why>`, then the help hint. The message
+ * names the command once: `tagstream tag: ...` is not prefixed again.
+ */
+function usageMessage(error: CliUsageError, command: CommandName | undefined): string {
+  const prefix = command === undefined ? 'tagstream' : `tagstream ${command}`;
+  const text = error.message.startsWith('tagstream') ? error.message : `${prefix}: ${error.message}`;
+  return `${text}\nrun 'tagstream help${command === undefined ? '' : ` ${command}`}' for usage\n`;
 }
 
 // Run only when executed (through the bin link too), not when imported.

@@ -2,7 +2,8 @@
  * What `tagstream tag`, `list` and `watch` print. Pure: an answer in, text out. In text output the
  * control characters of entity ids and tags are escaped (see {@link escapeControls}); `--json` is exact.
  */
-import type { EntitiesResponse, StreamLine, TagsResponse } from '../ipc/protocol.js';
+import type { EntitiesResponse, EntitySourcesResponse, StreamLine, TagsResponse } from '../ipc/protocol.js';
+import type { EntityTags } from '../tagger/tag-store-state.js';
 
 /** C0 controls, DEL and C1 controls: line breaks and the starts of terminal escape sequences. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -58,16 +59,73 @@ export function formatEntities(answer: EntitiesResponse, json: boolean): string 
   const sorted = [...answer.entities].sort((a, b) => a.entity.localeCompare(b.entity));
   for (const e of sorted) {
     lines.push(`${escapeControls(e.entity)}  (${e.sources.map(escapeControls).join(', ')})`);
-    const low = e.tags.low;
-    const orchestrator = e.tags.orchestrator.filter((t) => !low.includes(t));
-    const high = e.tags.high.filter((t) => !e.tags.orchestrator.includes(t));
-    if (low.length > 0) lines.push(`  low           ${low.map(escapeControls).join(', ')}`);
-    if (orchestrator.length > 0) lines.push(`  orchestrator  ${orchestrator.map(escapeControls).join(', ')}`);
-    if (high.length > 0) lines.push(`  high          ${high.map(escapeControls).join(', ')}`);
-    if (low.length + orchestrator.length + high.length === 0) lines.push('  (no tags)');
+    lines.push(...levelLines(e.tags));
   }
   lines.push(`${sorted.length} ${sorted.length === 1 ? 'entity' : 'entities'}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** What each cardinality adds to cumulative tags, one line per level that adds some. */
+function levelLines(tags: EntityTags): string[] {
+  const low = tags.low;
+  const orchestrator = tags.orchestrator.filter((t) => !low.includes(t));
+  const high = tags.high.filter((t) => !tags.orchestrator.includes(t));
+  return byLevel(low, orchestrator, high);
+}
+
+function byLevel(low: readonly string[], orchestrator: readonly string[], high: readonly string[]): string[] {
+  const lines: string[] = [];
+  if (low.length > 0) lines.push(`  low           ${low.map(escapeControls).join(', ')}`);
+  if (orchestrator.length > 0) lines.push(`  orchestrator  ${orchestrator.map(escapeControls).join(', ')}`);
+  if (high.length > 0) lines.push(`  high          ${high.map(escapeControls).join(', ')}`);
+  if (low.length + orchestrator.length + high.length === 0) lines.push('  (no tags)');
+  return lines;
+}
+
+/**
+ * `tagstream list --sources`: for each entity (as the Datadog Agent's `agent tagger-list` does),
+ * each source, highest priority first, with its priority and its tags by cardinality, the tags it
+ * gives that another source's win (`overridden`, with the winner), then what is served; then a
+ * count. Or the answer as JSON.
+ *
+ * @example
+ * ```ts
+ * formatEntitySources(answer, false);
+ * // === Entity container_id://a ===
+ * // == Source kubelet · priority NodeOrchestrator (1) ==
+ * //   low           team:core
+ * // == Source docker · priority NodeRuntime (0) ==
+ * //   low           image_name:redis, team:payments
+ * //   overridden    team:payments (team: kubelet)
+ * // == Served ==
+ * //   low           team:core, image_name:redis
+ * // ===
+ * // 1 entity
+ * ```
+ */
+export function formatEntitySources(answer: EntitySourcesResponse, json: boolean): string {
+  if (json) return `${JSON.stringify({ entities: answer.entities })}\n`;
+  const lines: string[] = [];
+  const sorted = [...answer.entities].sort((a, b) => a.entity.localeCompare(b.entity));
+  for (const e of sorted) {
+    lines.push(`=== Entity ${escapeControls(e.entity)} ===`);
+    for (const s of e.bySource) {
+      lines.push(`== Source ${escapeControls(s.source)} · priority ${s.priorityName} (${s.priority}) ==`);
+      lines.push(...byLevel(s.low, s.orchestrator, s.high));
+      if (s.overridden.length > 0) {
+        const lost = s.overridden.map((o) => `${escapeControls(o.tag)} (${escapeControls(tagNameOf(o.tag))}: ${o.by.map(escapeControls).join(', ')})`);
+        lines.push(`  overridden    ${lost.join(', ')}`);
+      }
+    }
+    lines.push('== Served ==', ...levelLines(e.tags), '===');
+  }
+  lines.push(`${sorted.length} ${sorted.length === 1 ? 'entity' : 'entities'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function tagNameOf(tag: string): string {
+  const colon = tag.indexOf(':');
+  return colon < 0 ? tag : tag.slice(0, colon);
 }
 
 /**

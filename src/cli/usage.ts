@@ -8,15 +8,16 @@ const GENERAL = `usage: tagstream <command> [options]
 commands:
   agent                      detect Docker / Kubernetes / ECS, run their collectors and serve the tags
                              (--kvstore etcd://host:port: share them with the other hosts' agents)
+  status                     what the running agent's status screen shows: collectors, entities, counters
   tag <entity> [-c level]    the tags of one entity (level: low, orchestrator, high)
-  list [--prefix p]...       every entity the agent holds, with its sources and tags
+  list [--prefix p]...       every entity the agent holds, with its sources and tags (--sources: by source)
   watch [--prefix p]...      follow the agent's changes (added, modified, deleted) until Ctrl-C
   help [command]             this text, or a command's options
 
   --version, -v              print the version
   --help, -h                 print this text
 
-Exit codes: 0 done, 1 failed (agent unreachable, cannot start), 2 bad usage.
+Exit codes: 0 done, 1 failed (agent unreachable, cannot start), 2 bad usage, 3 tag: no tags.
 See docs/agent.md.`;
 
 const AGENT = `usage: tagstream agent [options]
@@ -40,11 +41,11 @@ Flags beat environment variables, which beat the config file, which beats the de
   --prune-interval <ms>        delete batching window (1000)        TAGSTREAM_PRUNE_INTERVAL
   --stopped-grace <ms>         a stopped container's tags (300000)  TAGSTREAM_STOPPED_GRACE
   --kubernetes-period <ms>     time between pod lists (5000)        TAGSTREAM_KUBERNETES_PERIOD
-  --status-interval <ms>       time between JSON status lines (10000) TAGSTREAM_STATUS_INTERVAL
+  --status-interval <ms>       between two JSON status lines (10000)  TAGSTREAM_STATUS_INTERVAL
   --json                       JSON lines instead of the table      TAGSTREAM_JSON
 
 Shared kvstore (publish this host's entities to etcd, serve the other hosts' too):
-  --kvstore <etcd://h:p[,h:p]> the etcd cluster to join             TAGSTREAM_KVSTORE
+  --kvstore <etcd://h:p[,h:p]>  the etcd cluster to join             TAGSTREAM_KVSTORE
   --kvstore-prefix <prefix>    key prefix (tagstream/tags/v1)       TAGSTREAM_KVSTORE_PREFIX
   --kvstore-name <name>        this agent's name (host name)        TAGSTREAM_KVSTORE_NAME
   --kvstore-lease-ttl <ms>     a dead agent's keys go (15000)       TAGSTREAM_KVSTORE_LEASE_TTL
@@ -53,19 +54,25 @@ Shared kvstore (publish this host's entities to etcd, serve the other hosts' too
 
 Web status page (log in with the token file's token):
   --http <host:port>           serve it there (loopback only)       TAGSTREAM_HTTP
-  --http-insecure-bind         allow an address that is not loopback TAGSTREAM_HTTP_INSECURE_BIND`;
+  --http-insecure-bind         allow an address that is not loopback  TAGSTREAM_HTTP_INSECURE_BIND`;
 
-const CONNECTION = `  --socket <path>        the agent's socket             TAGSTREAM_SOCKET
+const CONNECTION = `  --socket <path>  the agent's socket  TAGSTREAM_SOCKET
   --url <http://127.0.0.1:port>  the agent over loopback TCP
-  --token <token>        the token                       TAGSTREAM_TOKEN
-  --token-file <path>    a file holding the token        TAGSTREAM_TOKEN_FILE (default: socket + .token)
-  --json                 machine output`;
+  --token <token>  the token  TAGSTREAM_TOKEN
+  --token-file <path>  a file holding the token  TAGSTREAM_TOKEN_FILE (default: socket + .token)
+  --json  machine output`;
 
 const TEXTS: Readonly<Record<CommandName, string>> = {
   agent: AGENT,
+  status: `usage: tagstream status [options]
+
+Asks the running agent what its status screen shows: each collector and its state, the entities
+by source and by prefix, the Tagger's counters, the IPC server and the kvstore.
+
+${CONNECTION}`,
   tag: `usage: tagstream tag <entity> [-c low|orchestrator|high] [options]
 
-Prints the entity's tags, one per line (the agent fetches on a miss).
+Prints the entity's tags, one per line (the agent fetches on a miss). Exits 3 when it has none.
 
   -c, --cardinality <level>  low (default), orchestrator or high
 ${CONNECTION}`,
@@ -73,7 +80,8 @@ ${CONNECTION}`,
 
 Lists the entities the agent holds, with their sources and tags.
 
-  --prefix <p>           only ids starting with p (repeatable)
+  --prefix <p>  only ids starting with p (repeatable)
+  --sources  each source's tags and priority, and which source won each tag name
 ${CONNECTION}`,
   watch: `usage: tagstream watch [--prefix <p>]... [-c level] [options]
 
@@ -94,5 +102,26 @@ ${CONNECTION}`,
  * ```
  */
 export function usage(topic: CommandName | undefined): string {
-  return topic === undefined ? GENERAL : TEXTS[topic];
+  return alignOptions(topic === undefined ? GENERAL : TEXTS[topic]);
+}
+
+/**
+ * Aligns the columns of the option lines (lines starting with `  -`, cells separated by two spaces
+ * or more) of a help text: the meanings start in one column, and so do the variables.
+ */
+function alignOptions(text: string): string {
+  const lines = text.split('\n');
+  const rows = lines.map((line) => (/^ {2}-/.test(line) ? line.trim().split(/ {2,}/) : undefined));
+  const widths: number[] = [];
+  for (const row of rows) {
+    row?.forEach((cell, i) => {
+      if (i < row.length - 1) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return lines
+    .map((line, i) => {
+      const row = rows[i];
+      return row === undefined ? line : `  ${row.map((cell, j) => (j < row.length - 1 ? cell.padEnd(widths[j] ?? 0) : cell)).join('  ')}`;
+    })
+    .join('\n');
 }

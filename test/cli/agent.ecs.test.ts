@@ -141,7 +141,7 @@ describe('tagstream agent against an ECS task metadata endpoint', () => {
     // Not found: a container of no task here, and the task's stopped container; the kept task answers both.
     const unknown = 'container_id://0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
     const missing = await runCli(['tag', unknown, '-c', 'high', ...query], env);
-    expect(missing).toMatchObject({ code: 0, stdout: '', stderr: `no high tags for ${unknown}\n` });
+    expect(missing).toMatchObject({ code: 3, stdout: '', stderr: `no high tags for ${unknown}\n` });
     expect(await tagger.tag(`container_id://${EC2_STOPPED_ID}`, 'high')).toEqual([]);
     // Not a container: no request at all.
     expect(await tagger.tag('kubernetes_pod_uid://0c5d2b8e', 'high')).toEqual([]);
@@ -173,7 +173,7 @@ describe('tagstream agent against an ECS task metadata endpoint', () => {
     const server = await startMetadataServer(() => ({ status: 500, body: 'internal error' }));
     const { agent, tagger, query, env } = await startAgent('failing', server);
     const failed = await runCli(['tag', CURL, ...query], env);
-    expect(failed).toMatchObject({ code: 0, stdout: '', stderr: `no low tags for ${CURL}\n` });
+    expect(failed).toMatchObject({ code: 3, stdout: '', stderr: `no low tags for ${CURL}\n` });
     expect(server.requests).toEqual(['/v4/0c5d2b8e-2495160603/task']);
     const warned = jsonOf(await agent.waitForLine((l) => jsonOf(l)?.message === 'ecs: task metadata request failed'));
     expect(warned).toMatchObject({ level: 'warn', event: 'log', fields: { url: `${server.uri}/task`, reason: 'http-status' } });

@@ -141,7 +141,7 @@ describe.skipIf(skip)('entity ids from outside, against `tagstream agent` on a r
     const query = ['--socket', socket, '--token-file', tokenFile];
     for (const part of [...hostile(), `${id}/../x`]) {
       const result = await runCli(['tag', `container_id://${part}`, '-c', 'high', ...query], env);
-      expect(result.code).toBe(0);
+      expect(result.code).toBe(3); // no tags (NO_TAGS_EXIT_CODE)
       expect(result.stdout).toBe('');
       expect(result.stderr).toContain('no high tags');
     }

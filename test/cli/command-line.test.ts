@@ -161,21 +161,28 @@ describe('parseCommandLine: the agent', () => {
   });
 
   it.each([
-    ['not json', '/etc/t.json'],
-    ['[1]', '/etc/t.json'],
-    ['{"sockett": "/x"}', 'sockett'],
-    ['{"pruneInterval": -5}', 'pruneInterval'],
-    ['{"json": "yes"}', 'json'],
-    ['{"socket": 3}', 'socket'],
-    ['{"disable": "docker"}', 'disable'],
-    ['{"labelsAsTags": {"team": 1}}', 'labelsAsTags'],
-    ['{"kvstore": "etcd:/e:2379"}', 'kvstore'],
-    ['{"kvstore": 2379}', 'kvstore'],
-    ['{"kvstore": "etcd://e:2379", "kvstoreDeleteGrace": "5s"}', 'kvstoreDeleteGrace'],
-    ['{"kvstoreLeaseTtl": 5000}', 'kvstoreLeaseTtl'],
-  ])('refuses the config file %s, naming %s', (text, option) => {
+    ['not json', '/etc/t.json, line 1, column 1', 'config-file'],
+    ['[1]', '/etc/t.json', 'config-file'],
+    ['{"sockett": "/x"}', 'sockett', 'config'],
+    ['{"pruneInterval": -5}', 'pruneInterval', 'config'],
+    ['{"json": "yes"}', 'json', 'config'],
+    ['{"socket": 3}', 'socket', 'config'],
+    ['{"disable": "docker"}', 'disable', 'config'],
+    ['{"labelsAsTags": {"team": 1}}', 'labelsAsTags', 'config'],
+    ['{"kvstore": "etcd:/e:2379"}', 'kvstore', 'config'],
+    ['{"kvstore": 2379}', 'kvstore', 'config'],
+    ['{"kvstore": "etcd://e:2379", "kvstoreDeleteGrace": "5s"}', 'kvstoreDeleteGrace', 'config'],
+    ['{"kvstoreLeaseTtl": 5000}', 'kvstoreLeaseTtl', 'config'],
+  ])('refuses the config file %s, naming %s', (text, option, source) => {
     const error = usageError(['agent', '--config', '/etc/t.json'], BASE_ENV, text);
-    expect(error).toMatchObject({ option, source: 'config' });
+    expect(error).toMatchObject({ option, source });
+  });
+
+  it('names the line and column where the config file stops being JSON', () => {
+    const text = '{\n  "socket": "/run/t.sock",\n  "pruneInterval": 10,\n}\n';
+    const error = usageError(['agent', '--config', '/etc/t.json'], BASE_ENV, text);
+    expect(error).toMatchObject({ option: '/etc/t.json, line 4, column 1', source: 'config-file' });
+    expect(error.message).toMatch(/^config file \/etc\/t\.json, line 4, column 1: not JSON \(.+\)$/);
   });
 
   it('lets a flag win over the file, whose keys are still checked', () => {
@@ -261,10 +268,14 @@ describe('parseCommandLine: the query commands', () => {
     expect(parseCommandLine(['list', '--prefix', 'container_id://', '--prefix', 'kubernetes_pod_uid://', '--json', '--url', 'http://127.0.0.1:5001', '--token', 'x'.repeat(20)], {})).toEqual({
       command: 'list',
       prefixes: ['container_id://', 'kubernetes_pod_uid://'],
+      sources: false,
       json: true,
       connection: { url: 'http://127.0.0.1:5001', token: 'x'.repeat(20) },
     });
     expect(parseCommandLine(['watch'], {})).toEqual({ command: 'watch', prefixes: [], cardinality: 'low', json: false, connection: {} });
+    expect(parseCommandLine(['list', '--sources', '--prefix', 'ecs_task://'], {})).toEqual({ command: 'list', prefixes: ['ecs_task://'], sources: true, json: false, connection: {} });
+    expect(parseCommandLine(['status', '--json', '--socket', '/s.sock'], {})).toEqual({ command: 'status', json: true, connection: { socketPath: '/s.sock' } });
+    expect(parseCommandLine(['status', '--help'], {})).toEqual({ command: 'help', topic: 'status' });
     expect(parseCommandLine(['watch', '--help'], {})).toEqual({ command: 'help', topic: 'watch' });
   });
 

@@ -1,9 +1,12 @@
 /**
  * `tagstream tag`, `list` and `watch`, in process, against a real IPC server (test/ipc/helpers).
  */
+import { link } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { NO_TAGS_EXIT_CODE } from '../../src/cli/query.js';
 import { containerId, deleteEntityInfo } from '../../src/index.js';
 import { type Fixture, put, startFixture } from '../ipc/helpers.js';
 import { fakeIo } from './fake-io.js';
@@ -47,8 +50,10 @@ describe('tagstream tag', () => {
     expect(JSON.parse((await run(['tag', A, '--cardinality', 'orchestrator', '--json', ...flags()])).out)).toEqual({ entity: A, cardinality: 'orchestrator', tags: ['env:prod', 'pod_name:web-1'] });
   });
 
-  it('says on stderr when there is no tag, and exits 0', async () => {
-    expect(await run(['tag', containerId('unknown'), ...flags()])).toEqual({ code: 0, out: '', err: `no low tags for ${containerId('unknown')}\n` });
+  it('says on stderr when there is no tag, and exits 3 (NO_TAGS_EXIT_CODE), --json too', async () => {
+    expect(NO_TAGS_EXIT_CODE).toBe(3);
+    expect(await run(['tag', containerId('unknown'), ...flags()])).toEqual({ code: 3, out: '', err: `no low tags for ${containerId('unknown')}\n` });
+    expect(await run(['tag', containerId('unknown'), '--json', ...flags()])).toEqual({ code: 3, out: `${JSON.stringify({ entity: containerId('unknown'), cardinality: 'low', tags: [] })}\n`, err: '' });
   });
 
   it('finds the agent through TAGSTREAM_SOCKET and TAGSTREAM_TOKEN / TAGSTREAM_TOKEN_FILE', async () => {
@@ -59,7 +64,14 @@ describe('tagstream tag', () => {
   it('exits 1 with a clear message when the agent is not there or refuses the token', async () => {
     const absent = await run(['tag', A, '--socket', join(f.dir, 'nobody.sock'), '--token', f.token]);
     expect(absent.code).toBe(1);
-    expect(absent.err).toContain(`tagstream: tag: cannot reach the agent at unix:${join(f.dir, 'nobody.sock')}`);
+    expect(absent.err).toBe(`tagstream: tag: no agent at ${join(f.dir, 'nobody.sock')}: start one with \`tagstream agent\`\n`);
+    // A socket file nobody listens on (an agent that was killed): no agent there either, not a token error.
+    const stale = join(f.dir, 'stale.sock');
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(join(f.dir, 'live.sock'), resolve));
+    await link(join(f.dir, 'live.sock'), stale);
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    expect(await run(['tag', A, '--socket', stale, '--token', f.token])).toEqual({ code: 1, out: '', err: `tagstream: tag: no agent at ${stale}: start one with \`tagstream agent\`\n` });
     const refused = await run(['tag', A, '--socket', f.socketPath, '--token', 'wrong-token-wrong-token']);
     expect(refused).toMatchObject({ code: 1, out: '' });
     expect(refused.err).toContain('refused the token (401)');
@@ -122,6 +134,6 @@ describe('tagstream watch', () => {
   it('exits 1 when the agent cannot be reached at all', async () => {
     const io = fakeIo();
     expect(await main(['watch', '--socket', join(f.dir, 'nobody.sock'), '--token', f.token], io)).toBe(1);
-    expect(io.stderr()).toContain('watch: cannot reach the agent');
+    expect(io.stderr()).toBe(`tagstream: watch: no agent at ${join(f.dir, 'nobody.sock')}: start one with \`tagstream agent\`\n`);
   });
 });
