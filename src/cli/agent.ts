@@ -23,17 +23,16 @@ import {
 } from 'rxjs';
 import { type TaggerServer, serveTagger } from '../ipc/server.js';
 import { type Tagger, createTagger } from '../tagger/tagger.js';
-import type { WebPageServer } from '../web/server.js';
 import type { Collector } from '../tagger/types.js';
 import type { Logger, LogFields } from '../util/logger.js';
 import type { AgentConfig } from './agent-config.js';
 import type { AgentKvstore } from './agent-kvstore.js';
-import { startAgentWeb } from './agent-web.js';
 import { type ShownState, dockerShownState, ecsShownState, kubernetesShownState } from './collector-state.js';
 import { type Detection, detectCollectors, pathsToProbe } from './detect.js';
 import { CliRuntimeError } from './errors.js';
 import type { CliIo } from './io.js';
 import { probePaths } from './probe-paths.js';
+import { type AgentStatus, entitiesByPrefix, serverStatus, statusDocument, taggerCounters } from './status-report.js';
 import {
   type AgentLogLine,
   type CollectorStatus,
@@ -66,6 +65,13 @@ const REDRAW_INTERVAL = 1000;
  */
 const ECS_FETCH_TIMEOUT = 1500;
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+/**
+ * The terminal's alternate screen, entered (cursor hidden) before the first table, left (cursor
+ * shown) at exit: the redrawn table never floods the scrollback, which is as it was afterwards.
+ */
+export const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[?25l';
+/** Leaves the alternate screen and shows the cursor again (see {@link ENTER_ALTERNATE_SCREEN}). */
+export const LEAVE_ALTERNATE_SCREEN = '\x1b[?25h\x1b[?1049l';
 
 /**
  * Runs the agent with `config` until a signal arrives; resolves with the exit code (0), rejects
@@ -89,12 +95,40 @@ export async function runAgent(config: AgentConfig, io: CliIo, version: string):
 }
 
 async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string, signal$: Observable<string>): Promise<number> {
-  const emit = (line: AgentLogLine): void => {
+  // JSON output starts with the `start` line: what is logged before it is written right after it
+  // (or, when the agent cannot start, before it exits).
+  const early: { lines: AgentLogLine[] | undefined } = { lines: [] };
+  const write = (line: AgentLogLine): void => {
     io.out(`${encodeLogLine(line)}\n`);
   };
+  const flushEarly = (): void => {
+    const lines = early.lines ?? [];
+    early.lines = undefined;
+    lines.forEach(write);
+  };
+  const emit = (line: AgentLogLine): void => {
+    if (early.lines !== undefined && line.event !== 'start') early.lines.push(line);
+    else write(line);
+  };
+  try {
+    return await serve(config, io, version, signal$, emit, flushEarly);
+  } finally {
+    flushEarly();
+  }
+}
+
+async function serve(
+  config: AgentConfig,
+  io: CliIo,
+  version: string,
+  signal$: Observable<string>,
+  emit: (line: AgentLogLine) => void,
+  flushEarly: () => void,
+): Promise<number> {
   const json = config.json || !io.isTTY;
   const warnings: string[] = [];
-  const logger = json ? jsonLogger(emit, io.now) : tableLogger(warnings);
+  // The last warnings are kept either way: the table shows them, and so does `tagstream status`.
+  const logger = json ? keepingWarnings(jsonLogger(emit, io.now), warnings) : tableLogger(warnings);
   warnEnvGlobs(config, logger);
 
   const detections = detectCollectors({ config, env: io.env, existing: await probePaths(pathsToProbe(config)) });
@@ -104,11 +138,18 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
   const collectors = running.flatMap((r) => (r.collector === undefined ? [] : [r.collector]));
   const tagger = createTagger({ collectors, pruneInterval: config.pruneInterval, logger });
   tagger.start();
+  const startedAt = io.now();
+  // What `GET /v1/status` (`tagstream status`) answers: set once the status below runs.
+  const statusOf: { current: (() => AgentStatus) | undefined } = { current: undefined };
+  const status = (): AgentStatus => {
+    if (statusOf.current === undefined) throw new Error('the agent is starting');
+    return statusOf.current();
+  };
   let server: TaggerServer;
   try {
     // The agent's own token file is fresh at each start: one left by an agent that crashed is never
     // reused. A file the user named holds their token (provisioned for clients): it is kept.
-    server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, rotateToken: !config.tokenFileExplicit, logger });
+    server = await serveTagger(tagger, { socketPath: config.socketPath, tokenFile: config.tokenFile, rotateToken: !config.tokenFileExplicit, logger, status: () => ({ ...status() }) });
   } catch (error) {
     await kv?.close();
     tagger.stop();
@@ -130,24 +171,33 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
       ),
     );
 
-  // The web page (--http): its login is the server's token.
-  let web: WebPageServer | undefined;
-  if (config.http !== undefined) {
-    try {
-      const snapshot = (statuses: readonly CollectorStatus[]): StatusSnapshot => snapshotOf(tagger, server, kv, statuses, warnings, io.now(), undefined);
-      web = await startAgentWeb(config.http, { tagger, server, kv, statuses$: statuses$.pipe(startWith(initial)), snapshot, version, logger });
-    } catch (error) {
-      publishing?.unsubscribe();
-      await server.close();
-      await kv?.close();
-      tagger.stop();
-      throw error;
-    }
-  }
+  // The collectors' states now, and store updates per second over the last second, for /v1/status.
+  const live = { statuses: initial, rate: { time: io.now(), updates: tagger.telemetry().updates, perSecond: 0 } };
+  const liveStatus$ = merge(
+    statuses$.pipe(tap((statuses) => (live.statuses = statuses))),
+    interval(REDRAW_INTERVAL).pipe(
+      tap(() => {
+        const reading = { time: io.now(), updates: tagger.telemetry().updates };
+        live.rate = { ...reading, perSecond: updatesPerSecond(live.rate, reading) };
+      }),
+    ),
+  ).pipe(ignoreElements());
+  statusOf.current = () => {
+    const time = io.now();
+    const snapshot = { ...snapshotOf(tagger, server, kv, live.statuses, warnings, time, undefined), updatesPerSecond: live.rate.perSecond };
+    return statusDocument(snapshot, {
+      version,
+      startedAt,
+      entitiesByPrefix: entitiesByPrefix(Array.from(tagger.storedEntries(), ([entity]) => entity)),
+      counters: taggerCounters(tagger.telemetry()),
+      server: serverStatus(server.address, server.tokenFile, server.telemetry()),
+    });
+  };
 
   let status$: Observable<never>;
   if (json) {
     emit(startLine(io.now(), { version, address: server.address, tokenFile: server.tokenFile, collectors: initial }));
+    flushEarly();
     const changes$ = running.map((r) =>
       r.state$.pipe(
         startWith<ShownState>(r.initial),
@@ -166,6 +216,7 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
     );
     status$ = merge(...changes$, counters$).pipe(ignoreElements());
   } else {
+    io.out(ENTER_ALTERNATE_SCREEN);
     status$ = snapshots$(REDRAW_INTERVAL).pipe(
       tap((snapshot) => {
         io.out(CLEAR_SCREEN + renderStatusTable(snapshot, io.columns()));
@@ -174,17 +225,18 @@ async function serveUntilSignal(config: AgentConfig, io: CliIo, version: string,
     );
   }
 
-  const subscription = status$.subscribe();
+  const subscription = merge(status$, liveStatus$).subscribe();
   const signal = await firstValueFrom(signal$);
   subscription.unsubscribe();
+  // The terminal as it was, before anything that could fail on the way out.
+  if (!json) io.out(LEAVE_ALTERNATE_SCREEN);
   publishing?.unsubscribe();
-  await web?.close();
   await server.close();
   // Deletes this host's keys (other agents drop its entities after their delete grace), then revokes the lease.
   await kv?.close();
   tagger.stop();
   if (json) emit(stopLine(io.now(), signal));
-  else io.out(`\nstopped (${signal}).\n`);
+  else io.out(`stopped (${signal}).\n`);
   return 0;
 }
 
@@ -297,9 +349,24 @@ function jsonLogger(emit: (line: AgentLogLine) => void, now: () => number): Logg
 
 /** Keeps the last three warnings and errors, for the table. */
 function tableLogger(warnings: string[]): Logger {
+  return keepingWarnings({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }, warnings);
+}
+
+/** `logger`, keeping the last three warnings and errors in `warnings` too. */
+function keepingWarnings(logger: Logger, warnings: string[]): Logger {
   const keep = (message: string): void => {
     warnings.push(`${new Date().toISOString().slice(11, 19)} ${message}`);
     if (warnings.length > 3) warnings.shift();
   };
-  return { debug: () => undefined, info: () => undefined, warn: keep, error: keep };
+  return {
+    ...logger,
+    warn: (message, fields) => {
+      keep(message);
+      logger.warn(message, fields);
+    },
+    error: (message, fields) => {
+      keep(message);
+      logger.error(message, fields);
+    },
+  };
 }

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentConfig } from '../../src/cli/agent-config.js';
-import { runAgent } from '../../src/cli/agent.js';
+import { ENTER_ALTERNATE_SCREEN, LEAVE_ALTERNATE_SCREEN, runAgent } from '../../src/cli/agent.js';
 import { CliUsageError } from '../../src/cli/errors.js';
 import { NOTHING_DETECTED } from '../../src/cli/status.js';
 import { fakeIo } from './fake-io.js';
@@ -63,6 +63,17 @@ describe('tagstream agent (child process)', () => {
     expect(existsSync(socket)).toBe(false);
   });
 
+  it('starts its JSON lines with the start line: what was logged before comes right after it', async () => {
+    const socket = join(tmp.dir, 'first.sock');
+    // An --env-as-tag pattern is warned about while the agent starts, before it serves.
+    const agent = spawnCli(['agent', '--json', '--socket', socket, ...NOTHING, '--env-as-tag', '*=env_%%env%%'], { HOME: tmp.dir });
+    await agent.waitForLine((l) => jsonOf(l)?.event === 'log');
+    expect(jsonOf(agent.lines[0] ?? '')).toMatchObject({ event: 'start', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(jsonOf(agent.lines[1] ?? '')).toMatchObject({ event: 'log', level: 'warn', message: expect.stringContaining('--env-as-tag maps environment variables by pattern') });
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited()).toBe(0);
+  });
+
   it('exits 2 on a usage error, before starting anything', async () => {
     const result = await runCli(['agent', '--prune-interval', 'soon'], { HOME: tmp.dir });
     expect(result.code).toBe(2);
@@ -81,11 +92,17 @@ describe('runAgent on a terminal', () => {
     io.signal('SIGINT');
     expect(await done).toBe(0);
     const out = io.stdout();
-    expect(out.startsWith('\x1b[H\x1b[2J')).toBe(true);
+    // The alternate screen, entered before the first table and left before the last line: the
+    // scrollback is not flooded by the redraws, and the terminal is as it was afterwards.
+    expect(ENTER_ALTERNATE_SCREEN).toBe('\x1b[?1049h\x1b[?25l');
+    expect(LEAVE_ALTERNATE_SCREEN).toBe('\x1b[?25h\x1b[?1049l');
+    expect(out.startsWith(`${ENTER_ALTERNATE_SCREEN}\x1b[H\x1b[2J`)).toBe(true);
+    expect(out.split(ENTER_ALTERNATE_SCREEN)).toHaveLength(2);
+    expect(out.endsWith(`${LEAVE_ALTERNATE_SCREEN}stopped (SIGINT).\n`)).toBe(true);
+    expect(out.slice(out.indexOf(LEAVE_ALTERNATE_SCREEN))).not.toContain('\x1b[2J');
     expect(out).toContain(`serving on unix:${join(tmp.dir, 'tty.sock')}`);
     expect(out).toMatch(/docker\s+disabled\s+-\s+disabled by configuration/);
     expect(out.replace(/\s+/g, ' ')).toContain(NOTHING_DETECTED);
     expect(out).not.toContain('"event"'); // no JSON lines on a terminal
-    expect(out.endsWith('stopped (SIGINT).\n')).toBe(true);
   });
 });
