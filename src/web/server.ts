@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Registry } from 'prom-client';
-import { type Observable, Subject, bufferTime, concat, defer, filter, firstValueFrom, fromEvent, interval, map, merge, of, takeUntil } from 'rxjs';
+import { type Observable, Subject, bufferTime, concat, defer, filter, firstValueFrom, fromEvent, interval, map, merge, of, takeUntil, timer } from 'rxjs';
 import { isLoopback } from '../ipc/address.js';
 import { readTokenFile } from '../ipc/token.js';
 import type { TagEvent, Tagger } from '../tagger/tagger.js';
@@ -220,7 +220,7 @@ class WebPage implements WebPageServer {
         );
         return;
       default:
-        this.stream(res);
+        this.stream(res, this.sessions.remaining(req.headers.cookie) ?? 0);
     }
   }
 
@@ -276,8 +276,11 @@ class WebPage implements WebPageServer {
     });
   }
 
-  /** `GET /api/events`: `status` events, a `snapshot` of every entity, then `changes` as they come. */
-  private stream(res: ServerResponse): void {
+  /**
+   * `GET /api/events`: a `snapshot` of every entity, `status` events, then `changes` as they come;
+   * until the session ends (`sessionLeft` ms), when the page's reconnection meets the login.
+   */
+  private stream(res: ServerResponse, sessionLeft: number): void {
     const max = this.options.maxStreams ?? 16;
     if (this.openStreams >= max) {
       this.send(res, 429, JSON_TYPE, JSON.stringify({ error: 'TooManyStreams', message: `at most ${String(max)} pages may follow the agent at once` }));
@@ -287,7 +290,7 @@ class WebPage implements WebPageServer {
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
     res.flushHeaders();
     eventFrames(this.options.tagger, this.options.status$, this.options.batchWindow ?? 200, this.options.keepAliveInterval ?? 15_000)
-      .pipe(takeUntil(merge(fromEvent(res, 'close'), this.closing$)))
+      .pipe(takeUntil(merge(fromEvent(res, 'close'), this.closing$, timer(sessionLeft))))
       .subscribe({
         next: (frame) => {
           if (!res.write(frame) && res.writableLength > MAX_STREAM_BACKLOG) {

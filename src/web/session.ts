@@ -40,6 +40,8 @@ export interface Sessions {
   create(): string;
   /** True when the request's `Cookie` header carries a live session. */
   valid(cookieHeader: string | undefined): boolean;
+  /** How long the session the `Cookie` header carries has left, ms; undefined when it carries none that lives. */
+  remaining(cookieHeader: string | undefined): number | undefined;
   /** The `Set-Cookie` value for a session id (HttpOnly, SameSite=Strict, Path=/, Max-Age = the ttl). */
   cookie(id: string): string;
   /** How many sessions are live. */
@@ -64,6 +66,18 @@ export function createSessions(options: SessionsOptions): Sessions {
     const at = now();
     for (const [id, expiry] of live) if (expiry <= at) live.delete(id);
   };
+  const remaining = (cookieHeader: string | undefined): number | undefined => {
+    const id = cookieValue(cookieHeader, SESSION_COOKIE);
+    if (id === undefined || !/^[0-9a-f]{64}$/.test(id)) return undefined;
+    const expiry = live.get(id);
+    if (expiry === undefined) return undefined;
+    const left = expiry - now();
+    if (left <= 0) {
+      live.delete(id);
+      return undefined;
+    }
+    return left;
+  };
   return {
     create() {
       sweep();
@@ -76,17 +90,8 @@ export function createSessions(options: SessionsOptions): Sessions {
       live.set(id, now() + options.ttl);
       return id;
     },
-    valid(cookieHeader) {
-      const id = cookieValue(cookieHeader, SESSION_COOKIE);
-      if (id === undefined || !/^[0-9a-f]{64}$/.test(id)) return false;
-      const expiry = live.get(id);
-      if (expiry === undefined) return false;
-      if (expiry <= now()) {
-        live.delete(id);
-        return false;
-      }
-      return true;
-    },
+    valid: (cookieHeader) => remaining(cookieHeader) !== undefined,
+    remaining,
     cookie(id) {
       return `${SESSION_COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${String(Math.floor(options.ttl / 1000))}`;
     },

@@ -220,6 +220,32 @@ describe('the web page server', () => {
     ]);
   });
 
+  it('ends a page\'s event stream when its session ends', async () => {
+    const short = await serveWebPage({ tagger, status$: of(STATUS), metrics: new Registry(), tokenFile, sessionTtl: 1000 });
+    try {
+      const answer = await call(short.url, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: TOKEN }).toString() });
+      const cookie = answer.headers['set-cookie']?.[0]?.split(';')[0] ?? '';
+      const target = new URL('/api/events', short.url);
+      const opened = Date.now();
+      const ended = await new Promise<number>((resolve, reject) => {
+        const req = request({ host: target.hostname, port: target.port, path: target.pathname, headers: { host: target.host, cookie } }, (res) => {
+          expect(res.statusCode).toBe(200);
+          res.resume();
+          res.on('end', () => {
+            resolve(Date.now());
+          });
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(ended - opened).toBeGreaterThan(800);
+      expect(ended - opened).toBeLessThan(3000);
+      expect((await call(short.url, '/api/events', { headers: { cookie } })).status).toBe(401);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('serves the metrics registry to a logged-in page', async () => {
     const cookie = await login();
     const answer = await call(page.url, '/metrics', { headers: { cookie } });

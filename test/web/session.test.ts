@@ -18,6 +18,7 @@ describe('web sessions', () => {
     expect(sessions.valid(`${SESSION_COOKIE}=${id.toUpperCase()}`)).toBe(false);
     now += 59_999;
     expect(sessions.valid(`${SESSION_COOKIE}=${id}`)).toBe(true);
+    expect(sessions.remaining(`${SESSION_COOKIE}=${id}`)).toBe(1);
     now += 1;
     expect(sessions.valid(`${SESSION_COOKIE}=${id}`)).toBe(false);
     expect(sessions.size()).toBe(0);
