@@ -23,10 +23,12 @@ import {
 } from 'rxjs';
 import { type TaggerServer, serveTagger } from '../ipc/server.js';
 import { type Tagger, createTagger } from '../tagger/tagger.js';
+import type { WebPageServer } from '../web/server.js';
 import type { Collector } from '../tagger/types.js';
 import type { Logger, LogFields } from '../util/logger.js';
 import type { AgentConfig } from './agent-config.js';
 import type { AgentKvstore } from './agent-kvstore.js';
+import { startAgentWeb } from './agent-web.js';
 import { type ShownState, dockerShownState, ecsShownState, kubernetesShownState } from './collector-state.js';
 import { type Detection, detectCollectors, pathsToProbe } from './detect.js';
 import { CliRuntimeError } from './errors.js';
@@ -194,6 +196,21 @@ async function serve(
     });
   };
 
+  // The web page (--http): its login is the server's token.
+  let web: WebPageServer | undefined;
+  if (config.http !== undefined) {
+    try {
+      const snapshot = (statuses: readonly CollectorStatus[]): StatusSnapshot => snapshotOf(tagger, server, kv, statuses, warnings, io.now(), undefined);
+      web = await startAgentWeb(config.http, { tagger, server, kv, statuses$: statuses$.pipe(startWith(initial)), snapshot, version, logger });
+    } catch (error) {
+      publishing?.unsubscribe();
+      await server.close();
+      await kv?.close();
+      tagger.stop();
+      throw error;
+    }
+  }
+
   let status$: Observable<never>;
   if (json) {
     emit(startLine(io.now(), { version, address: server.address, tokenFile: server.tokenFile, collectors: initial }));
@@ -231,6 +248,7 @@ async function serve(
   // The terminal as it was, before anything that could fail on the way out.
   if (!json) io.out(LEAVE_ALTERNATE_SCREEN);
   publishing?.unsubscribe();
+  await web?.close();
   await server.close();
   // Deletes this host's keys (other agents drop its entities after their delete grace), then revokes the lease.
   await kv?.close();
