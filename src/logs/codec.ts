@@ -394,9 +394,19 @@ export interface IndexedBundle {
 }
 
 /**
+ * A scan keeps the entries it decoded while the bundle holds at most this many entries and
+ * {@link KEEP_DECODED_LOGS} log entries (the usual bundle: decoded once); past either, it keeps
+ * only where each entry lies and decodes an entry again when asked for it.
+ */
+const KEEP_DECODED_ENTRIES = 4096;
+/** See {@link KEEP_DECODED_ENTRIES}. */
+const KEEP_DECODED_LOGS = 65_536;
+
+/**
  * Scans a `ButlerLogBundle` a few fields at a time, checking every entry as {@link decodeBundle}
- * would, and keeping only where each entry lies: `step(fields)` reads at most `fields` top-level
- * fields and answers the {@link IndexedBundle} once the whole bundle is read (undefined before).
+ * would; it keeps the decoded entries of a usual bundle, and only where each entry lies for a large
+ * one (see {@link KEEP_DECODED_ENTRIES}): `step(fields)` reads at most `fields` top-level fields and
+ * answers the {@link IndexedBundle} once the whole bundle is read (undefined before).
  * Throws an `Error` on malformed input, as `decodeBundle` does, whatever entry it is in — so a
  * bundle is either wholly readable or refused before any of it is worked on.
  *
@@ -410,6 +420,8 @@ export interface IndexedBundle {
  */
 export function bundleScanner(bytes: Uint8Array): { step(fields: number): IndexedBundle | undefined } {
   const r = new BinaryReader(bytes);
+  let kept: BundleEntry[] | undefined = [];
+  let keptLogs = 0;
   const end = bytes.length;
   let timestamp: Timestamp | undefined;
   const starts: number[] = [];
@@ -419,6 +431,8 @@ export function bundleScanner(bytes: Uint8Array): { step(fields: number): Indexe
   let secret: Uint8Array = new Uint8Array(0);
   let done: IndexedBundle | undefined;
   const entry = (i: number): BundleEntry => {
+    const decoded = kept?.[i];
+    if (decoded !== undefined) return decoded;
     const start = starts[i];
     const stop = ends[i];
     if (start === undefined || stop === undefined) throw new RangeError(`no bundle entry ${i}`);
@@ -434,7 +448,13 @@ export function bundleScanner(bytes: Uint8Array): { step(fields: number): Indexe
         else if (no === 3) {
           const entryEnd = nestedEnd(r, end);
           const start = r.pos;
-          readBundleEntry(r, entryEnd); // checked now, decoded again when asked for
+          // Checked now; kept for a usual bundle, decoded again when asked for in a large one.
+          const decoded = readBundleEntry(r, entryEnd);
+          if (kept !== undefined) {
+            keptLogs += decoded.logs.length;
+            if (kept.length < KEEP_DECODED_ENTRIES && keptLogs <= KEEP_DECODED_LOGS) kept.push(decoded);
+            else kept = undefined;
+          }
           starts.push(start);
           ends.push(entryEnd);
         } else if (no === 4) project = r.string(true);

@@ -21,6 +21,7 @@ import {
   encodeMetadata,
   frame,
 } from '../../src/logs/index.js';
+import { bundleScanner, type IndexedBundle } from '../../src/logs/codec.js';
 import { BundleBuilder } from './helpers.js';
 
 const str = fc.string({ unit: 'binary', maxLength: 12 });
@@ -192,5 +193,61 @@ describe('messages', () => {
     // And a producer cannot write one.
     const huge = { project: 'p', prefix: 'a', secret: new Uint8Array(MAX_MESSAGE_SIZE + 1), entries: [] };
     expect(() => encodeMessage(huge)).toThrow(RangeError);
+  });
+});
+
+describe('bundleScanner', () => {
+  const scan = (bytes: Uint8Array, step: number): IndexedBundle => {
+    const scanner = bundleScanner(bytes);
+    for (let steps = 0; ; steps++) {
+      const done = scanner.step(step);
+      if (done !== undefined) return done;
+      if (steps > bytes.length + 1) throw new Error('the scan does not end');
+    }
+  };
+  const entriesOf = (b: IndexedBundle): BundleEntry[] => Array.from({ length: b.entryCount }, (_, i) => b.entry(i));
+
+  it('answers what decodeBundle does, whatever the step (property)', () => {
+    fc.assert(
+      fc.property(bundleArb, fc.integer({ min: 1, max: 5 }), (bundle, step) => {
+        const bytes = encodeBundle(bundle);
+        const decoded = decodeBundle(bytes);
+        const indexed = scan(bytes, step);
+        expect({ ...indexed, entry: undefined, entryCount: undefined }).toEqual({
+          ...decoded,
+          entries: undefined,
+          entry: undefined,
+          entryCount: undefined,
+        });
+        expect(indexed.entryCount).toBe(decoded.entries.length);
+        expect(entriesOf(indexed)).toEqual(decoded.entries);
+      }),
+    );
+  });
+
+  it('decodes the entries of a bundle too large to keep decoded, on demand', () => {
+    const bb = new BundleBuilder();
+    for (let i = 0; i < 5000; i++) bb.addStreamEntries(`foo/+/s${i}`, -1, i);
+    const bytes = encodeBundle(bb.bundleValue());
+    const indexed = scan(bytes, 64);
+    expect(indexed.entryCount).toBe(5000);
+    expect(entriesOf(indexed)).toEqual(decodeBundle(bytes).entries);
+    expect(() => indexed.entry(5000)).toThrow(RangeError);
+  });
+
+  it('refuses exactly what decodeBundle refuses (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        let refused = false;
+        try {
+          decodeBundle(bytes);
+        } catch {
+          refused = true;
+        }
+        if (refused) expect(() => scan(bytes, 3)).toThrow();
+        else expect(entriesOf(scan(bytes, 3))).toEqual(decodeBundle(bytes).entries);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
