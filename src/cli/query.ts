@@ -39,6 +39,9 @@ const IDLE_TIMEOUT = 45_000;
  */
 export const NO_TAGS_EXIT_CODE = 3;
 
+/** The width `status` text is cut to when stdout is not a terminal: in effect, never. */
+const UNCUT_COLUMNS = 1_000_000;
+
 type QueryCommand = Extract<CliCommand, { command: 'status' | 'tag' | 'list' | 'watch' }>;
 
 /**
@@ -61,7 +64,8 @@ export async function runQuery(command: QueryCommand, io: CliIo): Promise<number
       const answer = await ask(getJson<StatusResponse>(endpoint, statusPath(), { timeout: QUERY_TIMEOUT }), 'status', endpoint);
       const status = parseAgentStatus(answer);
       if (status === undefined) throw new CliRuntimeError('status', `the server at ${endpoint.address} did not answer an agent's status`);
-      io.out(formatAgentStatus(status, command.json, io.isTTY ? io.columns() : Number.POSITIVE_INFINITY));
+      // Cut to the terminal's width as the agent's screen is; whole lines through a pipe.
+      io.out(formatAgentStatus(status, command.json, io.isTTY ? io.columns() : UNCUT_COLUMNS));
       return 0;
     }
     case 'tag': {

@@ -79,11 +79,15 @@ describe('tagstream status and list --sources on a running agent', () => {
     expect(lines[0]).toMatch(new RegExp(`^tagstream agent ${VERSION.replaceAll('.', '\\.')} · serving on unix:${socket.replaceAll('.', '\\.')} · up \\d+s · \\d\\d:\\d\\d:\\d\\d UTC$`));
     expect(lines).toContain('COLLECTOR   STATE      ENTITIES  DETAIL');
     expect(result.stdout).toMatch(new RegExp(`^ecs +ready +2 +fetch on miss from ${metadata.uri.replaceAll('.', '\\.')}$`, 'm'));
-    expect(lines).toContain('entities: 2 (ecs 2) · updates/s: 0.0');
+    expect(result.stdout).toMatch(/^entities: 2 \(ecs 2\) · updates\/s: \d+\.\d$/m);
     expect(lines).toContain('by prefix: container_id 2');
     expect(result.stdout).toMatch(/^tagger: \d+ updates/m);
     expect(result.stdout).toMatch(/^server: \d+ requests, 0 unauthorized/m);
     expect(result.stdout).not.toContain('Ctrl-C');
+    // Through a pipe, rows are whole (a terminal gets them cut to its width, as the agent's screen).
+    const kubernetes = lines.find((l) => l.startsWith('kubernetes '));
+    expect(kubernetes?.length).toBeGreaterThan(100);
+    expect(kubernetes).toMatch(new RegExp(`no kubeconfig at ${tmp.dir.replaceAll('.', '\\.')}/\\.kube/config$`));
   });
 
   it('list --sources: each entity, its source with the priority, the tags by cardinality, what is served', async () => {
