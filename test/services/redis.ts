@@ -17,6 +17,10 @@ export interface RedisServer {
    * after `downFor` ms (default 0) of outage.
    */
   restart(downFor?: number): Promise<void>;
+  /** Stops the server process (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -113,7 +117,14 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       if (downFor > 0) await new Promise((r) => setTimeout(r, downFor));
       child = await launch();
     },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
+    },
     async stop() {
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await exited(child);
       rmSync(dir, { recursive: true, force: true });
