@@ -32,7 +32,7 @@ describe.skipIf(unavailable !== undefined)('route with a block processor on a pa
       for (let i = 0; i < 500; i++) input.next(b(`u${i}`));
       // u0 is being written (hung), u1 waits in the buffer, u2 waits for room: every processor waits.
       expect(fast).toEqual(['first', 'u0', 'u1', 'u2']);
-      expect(router.backlog()).toEqual({ queued: 8, dropped: 489 });
+      const heldWhilePaused = typeof router.backlog === 'function' ? router.backlog() : undefined;
 
       server.resume();
       input.complete();
@@ -41,6 +41,7 @@ describe.skipIf(unavailable !== undefined)('route with a block processor on a pa
       expect(await client.lrange('batches', 0, -1)).toEqual(kept);
       expect(out).toEqual(kept);
       expect(fast).toEqual(kept);
+      expect(heldWhilePaused).toEqual({ queued: 8, dropped: 489 });
       expect(telemetry.snapshot().dropped.backlog).toBe(489);
     } finally {
       server.resume();
