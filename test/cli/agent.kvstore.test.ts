@@ -143,6 +143,11 @@ describe.skipIf(skip)('tagstream agent --kvstore against a real etcd and Docker 
     await statusOf(a.agent, (kv) => kv.sharedKeys === 1 && kv.localKeys === 1 && kv.writeErrors === 0);
     const statusB = jsonOf(await b.agent.waitForLine((l) => (jsonOf(l)?.entitiesBySource as Record<string, number> | undefined)?.kvstore === 1));
     expect(statusB?.collectors).toContainEqual({ name: 'kvstore', state: 'connected', entities: 1 });
+    // `tagstream status` asks B the same: the kvstore's row and counters, A's entity under source kvstore.
+    const asked = jsonOf((await runCli(['status', '--json', ...b.query], env())).stdout);
+    expect(asked).toMatchObject({ entitiesBySource: { kvstore: 1 }, entitiesByPrefix: { container_id: 1 }, kvstore: { name: 'host-b', sharedKeys: 1, localKeys: 0 } });
+    expect(asked?.collectors).toContainEqual(expect.objectContaining({ name: 'kvstore', state: 'connected', entities: 1 }));
+    expect((await runCli(['status', ...b.query], env())).stdout).toMatch(/^kvstore: 1 keys, 0 published as host-b · errors: 0 write/m);
 
     // The container is removed: gone from A, from etcd, from B.
     await ready.engine.docker.getContainer(id).remove({ force: true });
