@@ -464,7 +464,8 @@ export class Router {
       const source = batches$.subscribe({
         next: (batch) => {
           held.push(batch);
-          if (held.length > this.maxPending) {
+          // Idle, the batch is dispatched at once below; busy, it waits, and the backlog is bounded.
+          if (busy && held.length > this.maxPending) {
             const oldest = held.shift();
             if (oldest !== undefined) this.dropPending(oldest);
           }

@@ -393,6 +393,24 @@ describe('route: the backlog while a lossless processor is full', () => {
     });
   });
 
+  it('with maxPending 0 holds nothing: a batch that arrives while a dispatch waits is dropped', () => {
+    const scheduler = newScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const router = new Router({ maxPending: 0 });
+      const seen: string[] = [];
+      router.register('lossless', (batch) => {
+        seen.push(uids(batch));
+        return timer(10);
+      }, { buffer: 0, overflow: 'block' });
+      // a taken at 0; b waits for room; c arrives while b waits: dropped; d arrives after b was taken.
+      const source = cold('abc 9ms d|', { a: b('a'), b: b('b'), c: b('c'), d: b('d') });
+      expectObservable(source.pipe(route(router))).toBe('a 9ms b 9ms d 9ms |', { a: b('a'), b: b('b'), d: b('d') });
+      scheduler.flush();
+      expect(seen).toEqual(['a', 'b', 'd']);
+      expect(router.backlog()).toEqual({ queued: 0, dropped: 1 });
+    });
+  });
+
   it('rejects a maxPending that is not an integer >= 0 or Infinity', () => {
     expect(() => new Router({ maxPending: -1 })).toThrow(InvalidPipelineOptionError);
     expect(() => new Router({ maxPending: 1.5 })).toThrow(InvalidPipelineOptionError);
