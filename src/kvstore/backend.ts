@@ -23,6 +23,12 @@ export type KvWatchEvent =
   | { readonly type: 'put'; readonly key: string; readonly value: string; readonly revision: number }
   | { readonly type: 'delete'; readonly key: string; readonly revision: number };
 
+/** A key and the value to write to it. */
+export interface KvKeyValue {
+  readonly key: string;
+  readonly value: string;
+}
+
 /** Options of a write. */
 export interface KvPutOptions {
   /**
@@ -101,6 +107,12 @@ export interface KvBackend {
    * without a write per unchanged key.
    */
   putIfDifferent(key: string, value: string, options?: KvPutOptions): Observable<KvWriteResult>;
+  /**
+   * Writes several keys at once (over etcd: in transactions of at most `maxTxnOps` puts, so one
+   * round trip and one revision per transaction). Optional: without it, a shared store writes its
+   * keys one `put` at a time. The result is the last transaction's.
+   */
+  putMany?(entries: readonly KvKeyValue[], options?: KvPutOptions): Observable<KvWriteResult>;
   /**
    * Writes a key only if its mod revision is `expectedModRevision` (0: only if it does not exist);
    * fails with `KvConflictError` otherwise.

@@ -41,6 +41,11 @@ export interface CacheContext<K> {
   readonly pathPrefix: string;
   /** Decodes a stored value; throws when it cannot. */
   readonly decode: (value: string, name: string) => K;
+  /**
+   * The key `value` decodes to when the caller already has it (a collaborator's own key, as it
+   * wrote it), so that it is not decoded again; undefined otherwise.
+   */
+  readonly known?: (name: string, value: string) => K | undefined;
 }
 
 interface MutableCache<K> extends CacheState<K> {
@@ -133,7 +138,7 @@ function put<K>(
   }
   let key: K;
   try {
-    key = ctx.decode(value, name);
+    key = ctx.known?.(name, value) ?? ctx.decode(value, name);
   } catch (error: unknown) {
     rejected.push(new KvDecodeError(path, { cause: error }));
     if (cached !== undefined) {

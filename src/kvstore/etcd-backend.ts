@@ -3,7 +3,7 @@ import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IOptions, type
 import { EMPTY, Observable, type SchedulerLike, Subject, defer, exhaustMap, ignoreElements, merge, share, takeUntil } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { unrefTimer } from '../util/unref-timer.js';
-import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
+import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvKeyValue, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
 import { KvCompactedError, KvConflictError, KvEpochError, KvLeaseLostError, KvUnavailableError, type KvOperation, describeCause } from './errors.js';
 
 /** Options of {@link etcdBackend}. Durations are in milliseconds. */
@@ -16,6 +16,11 @@ export interface EtcdBackendOptions {
   readonly leaseTtl?: number;
   /** The longest a unary call (get, list, put, delete, txn, lease grant) may take. Default: 5000. */
   readonly callTimeout?: number;
+  /**
+   * The most puts in one transaction (`putMany`, and the re-attach of keys to a new lease): etcd's
+   * `--max-txn-ops`, 128 unless etcd is told otherwise. Default: 128.
+   */
+  readonly maxTxnOps?: number;
   /** How many keys one page of a list reads. Default: 1000. */
   readonly listPageSize?: number;
   /** The first delay before a failed re-attach after a lost lease is tried again; doubles up to 10 s. Default: 250. */
@@ -97,6 +102,7 @@ export class EtcdBackend implements KvBackend {
   private readonly ownsClient: boolean;
   private readonly ttlSeconds: number;
   private readonly pageSize: number;
+  private readonly maxTxnOps: number;
   private readonly retryDelay: number;
   private readonly logger: Logger;
   private readonly sessionEvents$ = new Subject<KvSessionEvent>();
@@ -124,6 +130,8 @@ export class EtcdBackend implements KvBackend {
     if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`leaseTtl must be a positive number of ms, got ${String(ttl)}`);
     this.ttlSeconds = Math.max(1, Math.ceil(ttl / 1000));
     this.pageSize = options.listPageSize ?? 1000;
+    this.maxTxnOps = options.maxTxnOps ?? 128;
+    if (!Number.isInteger(this.maxTxnOps) || this.maxTxnOps < 1) throw new RangeError(`maxTxnOps must be a positive integer, got ${String(this.maxTxnOps)}`);
     this.retryDelay = options.retryDelay ?? 250;
     this.logger = options.logger ?? silentLogger;
     const callTimeout = options.callTimeout ?? 5000;
@@ -214,6 +222,34 @@ export class EtcdBackend implements KvBackend {
       const response = await this.withLease(key, (lease) => this.client.put(key).value(value).lease(lease).exec());
       return { revision: Number(response.header.revision), changed: true };
     });
+  }
+
+  putMany(entries: readonly KvKeyValue[], options: KvPutOptions = {}): Observable<KvWriteResult> {
+    return this.call('put', entries[0]?.key ?? '', async () => {
+      let revision = 0;
+      for (let start = 0; start < entries.length; start += this.maxTxnOps) {
+        const chunk = entries.slice(start, start + this.maxTxnOps);
+        if (options.lease === true) {
+          for (const { key, value } of chunk) this.leased.set(key, value);
+          revision = await this.withLease(chunk[0]?.key ?? '', (lease) => this.putTxn(chunk, lease));
+        } else {
+          for (const { key } of chunk) this.leased.delete(key);
+          revision = await this.putTxn(chunk, '0');
+        }
+      }
+      return { revision, changed: entries.length > 0 };
+    });
+  }
+
+  /** One transaction of puts, bound to `lease` ('0': none); the revision after it. */
+  private async putTxn(entries: readonly KvKeyValue[], lease: string): Promise<number> {
+    if (entries.length === 0) return 0;
+    const response = await this.client.kv.txn({
+      compare: [],
+      success: entries.map(({ key, value }) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } })),
+      failure: [],
+    });
+    return Number(response.header.revision);
   }
 
   putIfDifferent(key: string, value: string, options: KvPutOptions = {}): Observable<KvWriteResult> {
@@ -413,11 +449,15 @@ export class EtcdBackend implements KvBackend {
         let lease: string | undefined;
         try {
           lease = await this.ensureLease();
-          for (const key of [...this.leased.keys()]) {
-            // The value as it is now: a write since the loss may have changed it.
-            const value = this.leased.get(key);
+          const keys = [...this.leased.keys()];
+          for (let start = 0; start < keys.length; start += this.maxTxnOps) {
             if (this.isClosed()) return;
-            if (value !== undefined) await this.client.put(key).value(value).lease(lease).exec();
+            // The values as they are now: a write since the loss may have changed them.
+            const chunk = keys.slice(start, start + this.maxTxnOps).flatMap((key) => {
+              const value = this.leased.get(key);
+              return value === undefined ? [] : [{ key, value }];
+            });
+            await this.putTxn(chunk, lease);
           }
           if (this.session?.granted === lease) return;
         } catch (error: unknown) {

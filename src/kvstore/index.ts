@@ -12,6 +12,7 @@ export type {
   KvConnectionEvent,
   KvEntry,
   KvListing,
+  KvKeyValue,
   KvPutOptions,
   KvSessionEvent,
   KvWatchEvent,

@@ -35,6 +35,7 @@ import type { KeyCodec } from './codec.js';
 import { defaultMemoryBackend } from './default-backend.js';
 import { KvError, KvConfigError, KvEncodeError, KvJoinTimeoutError, KvStoreClosedError, KvUnavailableError, describeCause } from './errors.js';
 import { type PendingChange, graceDeletes } from './grace-deletes.js';
+import { type QueuedWrite, WriteQueue } from './write-queue.js';
 import { scheduleAfter, unrefTimer } from '../util/unref-timer.js';
 
 /** Options of {@link joinSharedStore}. Every duration is in milliseconds. */
@@ -63,6 +64,17 @@ export interface JoinSharedStoreOptions<K> {
   readonly retryDelay?: number;
   /** How many writes a synchronization runs at once. Default: 16. */
   readonly writeConcurrency?: number;
+  /**
+   * The most keys of `updateLocalKeySync` written together (one etcd transaction: keep it at most
+   * etcd's `--max-txn-ops`, 128 by default). Default: 128.
+   */
+  readonly writeBatchSize?: number;
+  /** The most batches of `updateLocalKeySync` writes under way at once. Default: 4. */
+  readonly maxWritesInFlight?: number;
+  /** Batches of `updateLocalKeySync` writes started per second, at most. Default: 100. */
+  readonly writeQps?: number;
+  /** `writeQps` during the first minute after the join, when a collaborator writes all its keys. Default: 1000. */
+  readonly bootstrapWriteQps?: number;
   /** The scheduler of every timer. Default: Node timers, `unref()`'d. */
   readonly scheduler?: SchedulerLike;
   /** Where errors are reported. Default: `consoleLogger('warn')`. */
@@ -259,6 +271,10 @@ interface CheckedOptions<K> {
   readonly joinTimeout: number;
   readonly retryDelay: number;
   readonly concurrency: number;
+  readonly batchSize: number;
+  readonly maxInFlight: number;
+  readonly qps: number;
+  readonly bootstrapQps: number;
   readonly scheduler: SchedulerLike | undefined;
   readonly logger: Logger;
 }
@@ -285,6 +301,10 @@ function checkOptions<K>(options: JoinSharedStoreOptions<K>): CheckedOptions<K> 
     joinTimeout: duration(given.joinTimeout, 60_000, 'joinTimeout', false),
     retryDelay: duration(given.retryDelay, 500, 'retryDelay', false),
     concurrency: duration(given.writeConcurrency, 16, 'writeConcurrency', false),
+    batchSize: Math.floor(duration(given.writeBatchSize, 128, 'writeBatchSize', false)),
+    maxInFlight: Math.floor(duration(given.maxWritesInFlight, 4, 'maxWritesInFlight', false)),
+    qps: duration(given.writeQps, 100, 'writeQps', false),
+    bootstrapQps: duration(given.bootstrapWriteQps, 1000, 'bootstrapWriteQps', false),
     scheduler: given.scheduler,
     logger: given.logger ?? consoleLogger('warn'),
   };
@@ -338,6 +358,16 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private readonly healthState$ = new BehaviorSubject<SharedStoreHealth>({ state: 'joining' });
   /** Local keys whose last write failed: written again by the next retry round. */
   private readonly failedWrites = new Set<string>();
+  /** `updateLocalKeySync` writes waiting to be written, one per key (coalesced). */
+  private readonly writes = new WriteQueue<K, WriteWaiter>();
+  private writesInFlight = 0;
+  /** When the next batch may start (pacing), on the scheduler's clock. */
+  private nextWriteAt = 0;
+  private writeTimer: Subscription | undefined;
+  private pumpQueued = false;
+  /** Overloaded answers in a row: the backoff before the next batch. */
+  private overloads = 0;
+  private joinedAt = 0;
   private readonly retryNow$ = new Subject<void>();
   private readonly reconnected$ = new Subject<void>();
   private retryTimer: Subscription | undefined;
@@ -364,7 +394,15 @@ class LiveSharedStore<K> implements SharedStore<K> {
     this.name = opts.name;
     this.backend = opts.backend;
     this.pathPrefix = `${opts.prefix}/`;
-    this.ctx = { pathPrefix: this.pathPrefix, decode: (value, name) => opts.codec.decode(value, name) };
+    this.ctx = {
+      pathPrefix: this.pathPrefix,
+      decode: (value, name) => opts.codec.decode(value, name),
+      // One's own key comes back as it was written: no need to decode it again.
+      known: (name, value) => {
+        const local = this.local.get(name);
+        return local?.value === value ? local.key : undefined;
+      },
+    };
     this.health$ = this.healthState$.asObservable();
     this.synced$ = this.healthState$.pipe(
       map((health) => health.state === 'synced'),
@@ -381,6 +419,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
 
   start(): void {
     this.state = 'running';
+    this.joinedAt = this.now();
     const delivery$ = this.changes$.pipe(
       graceDeletes<K>(this.opts.scheduler === undefined ? { grace: this.opts.grace } : { grace: this.opts.grace, scheduler: this.opts.scheduler }),
       tap((change) => {
@@ -441,17 +480,10 @@ class LiveSharedStore<K> implements SharedStore<K> {
   async updateLocalKeySync(key: K): Promise<void> {
     this.ensureOpen();
     const [name, value] = this.encode(key);
-    try {
-      await this.write(name, value, 'put');
-    } catch (error: unknown) {
-      // Not a local key (yet): if the caller takes it as one (`updateLocalKey`), the retry writes it.
-      this.retryLater(name);
-      throw error;
-    }
-    this.ensureOpen();
-    this.local.set(name, { key, value });
-    this.pendingDeletes.delete(name);
-    this.failedWrites.delete(name);
+    await new Promise<void>((resolve, reject) => {
+      this.writes.enqueue(name, value, key, { resolve, reject });
+      this.queuePump();
+    });
   }
 
   async updateKeySync(key: K): Promise<void> {
@@ -463,6 +495,8 @@ class LiveSharedStore<K> implements SharedStore<K> {
   async deleteLocalKey(key: K): Promise<void> {
     this.ensureOpen();
     const [name] = this.encode(key);
+    // A write of it still waiting is dropped: the delete is newer (its callers are answered).
+    for (const waiter of this.writes.remove(name)?.waiters ?? []) waiter.resolve();
     this.local.delete(name);
     this.ownDeletes.add(name);
     try {
@@ -510,6 +544,9 @@ class LiveSharedStore<K> implements SharedStore<K> {
     this.subscription = undefined;
     this.retryTimer?.unsubscribe();
     this.retryTimer = undefined;
+    this.writeTimer?.unsubscribe();
+    this.writeTimer = undefined;
+    for (const write of this.writes.drain()) for (const waiter of write.waiters) waiter.reject(new KvStoreClosedError(this.prefix));
     const names = [...this.local.keys()];
     this.local.clear();
     if (deleteKeys) {
@@ -745,6 +782,95 @@ class LiveSharedStore<K> implements SharedStore<K> {
     });
   }
 
+  /** Runs the writer soon (once for every call made in the same tick: they share batches). */
+  private queuePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * Starts batches of queued writes while fewer than `maxWritesInFlight` are under way, at most
+   * `writeQps` a second (`bootstrapWriteQps` in the first minute), after a backoff when etcd
+   * said it was overloaded.
+   */
+  private pump(): void {
+    while (this.state === 'running' && this.writes.size > 0 && this.writesInFlight < this.opts.maxInFlight && this.writeTimer === undefined) {
+      const now = this.now();
+      if (now < this.nextWriteAt) {
+        this.writeTimer = scheduleAfter(
+          this.nextWriteAt - now,
+          () => {
+            this.writeTimer = undefined;
+            this.pump();
+          },
+          this.opts.scheduler,
+        );
+        return;
+      }
+      const qps = now - this.joinedAt < BOOTSTRAP_PERIOD ? this.opts.bootstrapQps : this.opts.qps;
+      this.nextWriteAt = now + 1000 / qps;
+      const batch = this.writes.take(this.opts.batchSize);
+      this.writesInFlight += 1;
+      void this.writeBatch(batch).finally(() => {
+        this.writesInFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  /** Writes a batch on the session lease; on success its keys become local keys. */
+  private async writeBatch(batch: readonly QueuedWrite<K, WriteWaiter>[]): Promise<void> {
+    const entries = batch.map((write) => ({ key: this.path(write.name), value: write.value }));
+    const putMany = this.backend.putMany?.bind(this.backend);
+    const write$ =
+      putMany === undefined
+        ? from(entries).pipe(mergeMap(({ key, value }) => this.backend.put(key, value, { lease: true }), this.opts.concurrency))
+        : putMany(entries, { lease: true });
+    try {
+      await lastValueFrom(write$, { defaultValue: undefined });
+    } catch (error: unknown) {
+      const kvError = asKvError(error, 'put', entries[0]?.key ?? this.pathPrefix);
+      if (this.state === 'running' && this.connected && isOverloaded(kvError)) {
+        // etcd is slow, not gone: the writes wait and go again, after a backoff.
+        this.overloads += 1;
+        this.counters.retries += batch.length;
+        const wait = Math.min(this.opts.retryDelay * 2 ** (this.overloads - 1), MAX_RETRY_DELAY);
+        this.nextWriteAt = Math.max(this.nextWriteAt, this.now() + wait);
+        this.opts.logger.debug('etcd is overloaded; writing again after a backoff', { store: this.prefix, keys: batch.length, delayMs: wait, error: describeCause(kvError) });
+        this.writes.requeue(batch);
+        return;
+      }
+      this.counters.writeErrors += batch.length;
+      this.report(kvError, batch.length === 1 ? 'put of a key failed' : `put of ${batch.length} keys failed`, { key: entries[0]?.key });
+      for (const write of batch) {
+        // Not a local key (yet): if the caller takes it as one (`updateLocalKey`), the retry writes it.
+        this.retryLater(write.name);
+        for (const waiter of write.waiters) waiter.reject(kvError);
+      }
+      return;
+    }
+    this.overloads = 0;
+    for (const write of batch) {
+      if (this.state === 'running') {
+        this.local.set(write.name, { key: write.data, value: write.value });
+        this.pendingDeletes.delete(write.name);
+        this.failedWrites.delete(write.name);
+      }
+      for (const waiter of write.waiters) {
+        if (this.state === 'running') waiter.resolve();
+        else waiter.reject(new KvStoreClosedError(this.prefix));
+      }
+    }
+  }
+
+  private now(): number {
+    return this.opts.scheduler?.now() ?? Date.now();
+  }
+
   private async write(name: string, value: string, operation: 'put'): Promise<void> {
     try {
       await lastValueFrom(this.backend.put(this.path(name), value, { lease: true }));
@@ -786,6 +912,23 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private ensureOpen(): void {
     if (this.state === 'closed') throw new KvStoreClosedError(this.prefix);
   }
+}
+
+/** Who waits for a queued write. */
+interface WriteWaiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** How long after the join writes start at `bootstrapWriteQps`. */
+const BOOTSTRAP_PERIOD = 60_000;
+
+/**
+ * True when the backend answered that it is overloaded or slow rather than gone: etcd's "too many
+ * requests" and "request timed out", a deadline that passed, a leader election under way.
+ */
+function isOverloaded(error: KvError): boolean {
+  return /too many requests|request timed out|deadline exceeded|leader changed|no leader/i.test(error.message);
 }
 
 function asKvError(error: unknown, operation: 'put' | 'putIfDifferent' | 'delete' | 'watch', key: string): KvError {
