@@ -21,6 +21,12 @@ export interface EtcdBackendOptions {
    * `--max-txn-ops`, 128 unless etcd is told otherwise. Default: 128.
    */
   readonly maxTxnOps?: number;
+  /**
+   * The most keys bound to one session lease (Cilium: 1,000): beyond it the backend grants
+   * another lease. etcd's CPU per leased write grows with the keys on the lease, and a lost lease
+   * takes fewer keys with it. Default: 1000.
+   */
+  readonly maxKeysPerLease?: number;
   /** How many keys one page of a list reads. Default: 1000. */
   readonly listPageSize?: number;
   /** The first delay before a failed re-attach after a lost lease is tried again; doubles up to 10 s. Default: 250. */
@@ -58,9 +64,10 @@ export interface EtcdBackendOptions {
  *
  * - Watches resume from their last revision after a reconnect (etcd3 does that); a watch past a
  *   compaction fails with `KvCompactedError`, and the shared store lists again.
- * - One session lease per backend, kept alive by etcd3. When it is lost (expired during an
- *   outage, revoked), `session$` says so, a new lease is granted and every key this backend wrote
- *   with `{ lease: true }` is written again under it, retrying until it succeeds.
+ * - Session leases kept alive by etcd3, at most `maxKeysPerLease` keys on each (1,000, as
+ *   Cilium). When one is lost (expired during an outage, revoked), `session$` says so — once, with
+ *   its id — and the keys this backend wrote on it with `{ lease: true }` are written again on
+ *   another (a new one if needed), in transactions, retrying until it succeeds.
  * - Lists are read in pages at one revision, so a large prefix is one consistent snapshot.
  * - `connection$` says `disconnected` when the stream the watches run on breaks (and at each
  *   failed reconnect), `connected` when every watch is attached again.
@@ -103,6 +110,9 @@ export class EtcdBackend implements KvBackend {
   private readonly ttlSeconds: number;
   private readonly pageSize: number;
   private readonly maxTxnOps: number;
+  private readonly maxKeysPerLease: number;
+  /** How many etcd members the client knows (1 with a client given). */
+  private readonly hostCount: number = 1;
   private readonly retryDelay: number;
   private readonly logger: Logger;
   private readonly sessionEvents$ = new Subject<KvSessionEvent>();
@@ -118,10 +128,14 @@ export class EtcdBackend implements KvBackend {
   private clusterId: string | undefined;
   /** The last connection error that was not etcd3's circuit breaker: what opened it. */
   private rootError: Error | undefined;
-  /** The keys written with the session lease, to write again under a new one. */
+  /** The keys written with a session lease, and their newest values: to write again under a new one. */
   private readonly leased = new Map<string, string>();
-  /** The current session lease: its etcd3 object, its id once granted. */
-  private session: SessionLease | undefined;
+  /** The live session leases, oldest first; the last one takes new keys until it is full. */
+  private sessions: SessionLease[] = [];
+  /** Which lease each leased key is bound to. */
+  private readonly assigned = new Map<string, SessionLease>();
+  /** Leased keys whose lease was lost: written again on another one by `reattach`. */
+  private readonly orphans = new Set<string>();
   private reattaching = false;
   private closed = false;
 
@@ -131,6 +145,8 @@ export class EtcdBackend implements KvBackend {
     this.ttlSeconds = Math.max(1, Math.ceil(ttl / 1000));
     this.pageSize = options.listPageSize ?? 1000;
     this.maxTxnOps = options.maxTxnOps ?? 128;
+    this.maxKeysPerLease = options.maxKeysPerLease ?? 1000;
+    if (!Number.isInteger(this.maxKeysPerLease) || this.maxKeysPerLease < 1) throw new RangeError(`maxKeysPerLease must be a positive integer, got ${String(this.maxKeysPerLease)}`);
     if (!Number.isInteger(this.maxTxnOps) || this.maxTxnOps < 1) throw new RangeError(`maxTxnOps must be a positive integer, got ${String(this.maxTxnOps)}`);
     this.retryDelay = options.retryDelay ?? 250;
     this.logger = options.logger ?? silentLogger;
@@ -163,6 +179,7 @@ export class EtcdBackend implements KvBackend {
         hosts: typeof options.hosts === 'string' ? options.hosts : [...options.hosts],
       });
       this.ownsClient = true;
+      this.hostCount = typeof options.hosts === 'string' ? 1 : options.hosts.length;
     }
     this.session$ = this.sessionEvents$.asObservable();
     const checkEvery = options.healthCheckInterval ?? 5000;
@@ -213,13 +230,13 @@ export class EtcdBackend implements KvBackend {
   put(key: string, value: string, options: KvPutOptions = {}): Observable<KvWriteResult> {
     return this.call('put', key, async () => {
       if (options.lease !== true) {
-        this.leased.delete(key);
+        this.forget(key);
         const response = await this.client.put(key).value(value).exec();
         return { revision: Number(response.header.revision), changed: true };
       }
       // Noted before the write: if the lease is lost meanwhile, the newest value is the one re-attached.
       this.leased.set(key, value);
-      const response = await this.withLease(key, (lease) => this.client.put(key).value(value).lease(lease).exec());
+      const response = await this.withLease([key], (lease) => this.client.put(key).value(value).lease(lease).exec());
       return { revision: Number(response.header.revision), changed: true };
     });
   }
@@ -227,14 +244,27 @@ export class EtcdBackend implements KvBackend {
   putMany(entries: readonly KvKeyValue[], options: KvPutOptions = {}): Observable<KvWriteResult> {
     return this.call('put', entries[0]?.key ?? '', async () => {
       let revision = 0;
-      for (let start = 0; start < entries.length; start += this.maxTxnOps) {
-        const chunk = entries.slice(start, start + this.maxTxnOps);
-        if (options.lease === true) {
-          for (const { key, value } of chunk) this.leased.set(key, value);
-          revision = await this.withLease(chunk[0]?.key ?? '', (lease) => this.putTxn(chunk, lease));
-        } else {
-          for (const { key } of chunk) this.leased.delete(key);
+      if (options.lease !== true) {
+        for (let start = 0; start < entries.length; start += this.maxTxnOps) {
+          const chunk = entries.slice(start, start + this.maxTxnOps);
+          for (const { key } of chunk) this.forget(key);
           revision = await this.putTxn(chunk, '0');
+        }
+        return { revision, changed: entries.length > 0 };
+      }
+      for (const { key, value } of entries) this.leased.set(key, value);
+      // One transaction per lease and at most maxTxnOps puts: keys grouped by the lease they go on.
+      const byLease = new Map<SessionLease, KvKeyValue[]>();
+      for (const entry of entries) {
+        const session = this.sessionFor(entry.key);
+        const group = byLease.get(session);
+        if (group === undefined) byLease.set(session, [entry]);
+        else group.push(entry);
+      }
+      for (const group of byLease.values()) {
+        for (let start = 0; start < group.length; start += this.maxTxnOps) {
+          const chunk = group.slice(start, start + this.maxTxnOps);
+          revision = Math.max(revision, await this.withLease(chunk.map((e) => e.key), async (lease) => this.putTxn(chunk, lease)));
         }
       }
       return { revision, changed: entries.length > 0 };
@@ -261,8 +291,8 @@ export class EtcdBackend implements KvBackend {
           .else(lease === '0' ? this.client.put(key).value(value) : this.client.put(key).value(value).lease(lease))
           .commit();
       if (options.lease === true) this.leased.set(key, value);
-      else this.leased.delete(key);
-      const response = options.lease === true ? await this.withLease(key, txn) : await txn('0');
+      else this.forget(key);
+      const response = options.lease === true ? await this.withLease([key], txn) : await txn('0');
       return { revision: Number(response.header.revision), changed: !response.succeeded };
     });
   }
@@ -275,7 +305,7 @@ export class EtcdBackend implements KvBackend {
           .then(lease === '0' ? this.client.put(key).value(value) : this.client.put(key).value(value).lease(lease))
           .else(this.client.get(key))
           .commit();
-      const response = options.lease === true ? await this.withLease(key, txn) : await txn('0');
+      const response = options.lease === true ? await this.withLease([key], txn) : await txn('0');
       if (!response.succeeded) {
         const actual = response.responses[0]?.response_range.kvs[0]?.mod_revision;
         throw new KvConflictError(key, expectedModRevision, actual === undefined ? undefined : Number(actual));
@@ -287,7 +317,7 @@ export class EtcdBackend implements KvBackend {
 
   delete(key: string): Observable<KvWriteResult> {
     return this.call('delete', key, async () => {
-      this.leased.delete(key);
+      this.forget(key);
       const response = await this.client.delete().key(key).exec();
       return { revision: Number(response.header.revision), changed: Number(response.deleted) > 0 };
     });
@@ -351,18 +381,16 @@ export class EtcdBackend implements KvBackend {
     return defer(async () => {
       if (this.closed) return;
       this.closed = true;
-      const lease = this.session?.lease;
-      this.session = undefined;
+      const leases = this.sessions.map((session) => session.lease);
+      this.sessions = [];
       this.sessionEvents$.complete();
       this.closing$.next();
       this.closing$.complete();
       this.connectionEvents$.complete();
       this.downWatchers.clear();
       try {
-        if (lease !== undefined) {
-          if (options.revoke === true) await lease.revoke();
-          else lease.release();
-        }
+        if (options.revoke === true) await Promise.all(leases.map(async (lease) => lease.revoke()));
+        else for (const lease of leases) lease.release();
       } catch (error: unknown) {
         throw new KvUnavailableError('close', undefined, { cause: error });
       } finally {
@@ -372,18 +400,18 @@ export class EtcdBackend implements KvBackend {
   }
 
   /**
-   * Runs `write` with the session lease; if etcd says that lease is gone, it is lost (once: a late
-   * failure of a write on an older lease changes nothing) and `write` runs once more on the
-   * current one.
+   * Runs `write` with the session lease of `keys` (they are bound to one); if etcd says that lease
+   * is gone, it is lost (once: a late failure of a write on an older lease changes nothing) and
+   * `write` runs once more on the lease the keys are bound to then.
    */
-  private async withLease<T>(key: string, write: (lease: string) => Promise<T>): Promise<T> {
-    const lease = await this.ensureLease();
+  private async withLease<T>(keys: readonly string[], write: (lease: string) => Promise<T>): Promise<T> {
+    const lease = await this.sessionFor(...keys).id;
     try {
       return await write(lease);
     } catch (error: unknown) {
       if (!(error instanceof EtcdLeaseInvalidError)) throw error;
       this.leaseLost(lease, error);
-      const again = await this.ensureLease();
+      const again = await this.sessionFor(...keys).id;
       try {
         return await write(again);
       } catch (failed: unknown) {
@@ -396,73 +424,125 @@ export class EtcdBackend implements KvBackend {
     }
   }
 
-  /** The session lease's id, granted (and kept alive by etcd3) on first use. */
-  private ensureLease(): Promise<string> {
-    if (this.closed) return Promise.reject(new KvUnavailableError('lease', undefined, { reason: 'the backend is closed' }));
-    if (this.session !== undefined) return this.session.id;
+  /**
+   * The live session lease that `keys` are bound to, binding them first where they are not: to
+   * the first key's lease, else to the newest lease with room (`maxKeysPerLease`), else to a new
+   * lease (granted, and kept alive by etcd3).
+   */
+  private sessionFor(...keys: string[]): SessionLease {
+    if (this.closed) throw new KvUnavailableError('lease', keys[0], { reason: 'the backend is closed' });
+    const first = keys[0] === undefined ? undefined : this.assigned.get(keys[0]);
+    let session = first !== undefined && this.sessions.includes(first) ? first : undefined;
+    if (session === undefined) {
+      const newest = this.sessions.at(-1);
+      const unbound = keys.filter((key) => !this.isBound(key)).length;
+      session = newest !== undefined && newest.keys.size + unbound <= this.maxKeysPerLease ? newest : this.grant();
+    }
+    for (const key of keys) {
+      const before = this.assigned.get(key);
+      if (before === session) continue;
+      before?.keys.delete(key);
+      this.assigned.set(key, session);
+      session.keys.add(key);
+    }
+    return session;
+  }
+
+  private isBound(key: string): boolean {
+    const session = this.assigned.get(key);
+    return session !== undefined && this.sessions.includes(session);
+  }
+
+  /** `key` is no longer written with a lease. */
+  private forget(key: string): void {
+    this.leased.delete(key);
+    this.orphans.delete(key);
+    this.assigned.get(key)?.keys.delete(key);
+    this.assigned.delete(key);
+  }
+
+  /** A new session lease. */
+  private grant(): SessionLease {
     const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
-    const id = lease.grant().then(
-      (granted) => {
-        if (this.session?.lease === lease) {
-          this.session.granted = granted;
-          this.sessionEvents$.next({ type: 'granted', lease: granted });
-        }
-        return granted;
-      },
-      (error: unknown) => {
-        if (this.session?.lease === lease) this.session = undefined;
-        lease.release();
-        throw this.unavailable('lease', undefined, error);
-      },
-    );
-    const session: SessionLease = { lease, id, granted: undefined };
-    this.session = session;
+    const session: SessionLease = {
+      lease,
+      keys: new Set(),
+      granted: undefined,
+      id: lease.grant().then(
+        (granted) => {
+          if (this.sessions.includes(session)) {
+            session.granted = granted;
+            this.sessionEvents$.next({ type: 'granted', lease: granted });
+          }
+          return granted;
+        },
+        (error: unknown) => {
+          // Nothing was bound to it in etcd: its keys are bound again at their next write.
+          this.sessions = this.sessions.filter((other) => other !== session);
+          lease.release();
+          throw this.unavailable('lease', undefined, error);
+        },
+      ),
+    };
+    this.sessions.push(session);
     lease.on('lost', (error) => {
       // etcd3 says so for its own lease object: the keep-alive found it gone, or gave up.
       if (session.granted !== undefined) this.leaseLost(session.granted, error);
     });
-    return id;
+    return session;
   }
 
   /**
-   * The lease `id` is gone. Only the current session lease can be lost, and only once: a failure
-   * that names an older lease (a write that was in flight when it was replaced) changes nothing.
+   * The lease `id` is gone. Only a live session lease can be lost, and only once: a failure that
+   * names a lease already replaced (a write that was in flight when it was lost) changes nothing.
+   * Its keys are written again on other leases.
    */
   private leaseLost(id: string, error: Error): void {
-    const session = this.session;
-    if (this.closed || session?.granted !== id) return;
-    this.session = undefined;
+    const session = this.sessions.find((candidate) => candidate.granted === id);
+    if (this.closed || session === undefined) return;
+    this.sessions = this.sessions.filter((other) => other !== session);
     session.lease.release();
+    for (const key of session.keys) {
+      if (this.assigned.get(key) === session) this.assigned.delete(key);
+      if (this.leased.has(key)) this.orphans.add(key);
+    }
     const lost = new KvLeaseLostError(id, { cause: error });
-    this.logger.warn('etcd session lease lost; granting a new one', { lease: id, error: describeCause(error) });
+    this.logger.warn('etcd session lease lost; granting a new one', { lease: id, keys: session.keys.size, error: describeCause(error) });
     this.sessionEvents$.next({ type: 'lost', lease: id, error: lost });
     void this.reattach();
   }
 
-  /** Writes every leased key again under a new lease, retrying with backoff until it works or the backend closes. */
+  /** Writes the keys of lost leases again on live ones, in transactions, retrying with backoff until it works or the backend closes. */
   private async reattach(): Promise<void> {
     if (this.reattaching) return;
     this.reattaching = true;
     let delay = this.retryDelay;
     try {
-      while (!this.closed && this.leased.size > 0) {
+      while (!this.closed && this.orphans.size > 0) {
         let lease: string | undefined;
         try {
-          lease = await this.ensureLease();
-          const keys = [...this.leased.keys()];
+          const keys = [...this.orphans].filter((key) => this.leased.has(key));
+          this.orphans.clear();
           for (let start = 0; start < keys.length; start += this.maxTxnOps) {
             if (this.isClosed()) return;
-            // The values as they are now: a write since the loss may have changed them.
-            const chunk = keys.slice(start, start + this.maxTxnOps).flatMap((key) => {
-              const value = this.leased.get(key);
-              return value === undefined ? [] : [{ key, value }];
-            });
-            await this.putTxn(chunk, lease);
+            const chunkKeys = keys.slice(start, start + this.maxTxnOps);
+            try {
+              const session = this.sessionFor(...chunkKeys);
+              lease = await session.id;
+              // The values as they are now: a write since the loss may have changed them.
+              const chunk = chunkKeys.flatMap((key) => {
+                const value = this.leased.get(key);
+                return value === undefined ? [] : [{ key, value }];
+              });
+              await this.putTxn(chunk, lease);
+            } catch (error: unknown) {
+              for (const key of keys.slice(start)) if (this.leased.has(key)) this.orphans.add(key);
+              throw error;
+            }
           }
-          if (this.session?.granted === lease) return;
         } catch (error: unknown) {
           if (error instanceof EtcdLeaseInvalidError && lease !== undefined) this.leaseLost(lease, error);
-          this.logger.warn('re-attaching keys to a new etcd lease failed; retrying', { keys: this.leased.size, delayMs: delay, error: describeCause(error) });
+          this.logger.warn('re-attaching keys to a new etcd lease failed; retrying', { keys: this.orphans.size, delayMs: delay, error: describeCause(error) });
           await sleep(delay);
           delay = Math.min(delay * 2, 10_000);
         }
@@ -480,11 +560,17 @@ export class EtcdBackend implements KvBackend {
     return defer(async () => {
       if (this.closed) throw new KvUnavailableError(operation, key, { reason: 'the backend is closed' });
       let result: T;
-      try {
-        result = await run();
-      } catch (error: unknown) {
-        if (error instanceof KvConflictError || error instanceof KvLeaseLostError || error instanceof KvUnavailableError) throw error;
-        throw this.unavailable(operation, key, error);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          result = await run();
+          break;
+        } catch (error: unknown) {
+          if (error instanceof KvConflictError || error instanceof KvLeaseLostError || error instanceof KvUnavailableError) throw error;
+          // A member that refused the connection never saw the call: another member may take it
+          // (a cluster whose leader just died). etcd3 tries others, but not always.
+          if (attempt < this.hostCount && error instanceof Error && /ECONNREFUSED|No connection established/.test(error.message)) continue;
+          throw this.unavailable(operation, key, error);
+        }
       }
       this.rootError = undefined;
       return result;
@@ -573,11 +659,13 @@ export class EtcdBackend implements KvBackend {
   }
 }
 
-/** The session lease of an {@link EtcdBackend}. */
+/** A session lease of an {@link EtcdBackend}. */
 interface SessionLease {
   readonly lease: Lease;
   readonly id: Promise<string>;
   granted: string | undefined;
+  /** The keys bound to it. */
+  readonly keys: Set<string>;
 }
 
 /** True for cockatiel's BrokenCircuitError (etcd3's circuit breaker), which etcd3 does not export. */

@@ -367,6 +367,8 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private pumpQueued = false;
   /** Overloaded answers in a row: the backoff before the next batch. */
   private overloads = 0;
+  /** Since when writes have failed, overloaded, without a success. */
+  private overloadedSince: number | undefined;
   private joinedAt = 0;
   private readonly retryNow$ = new Subject<void>();
   private readonly reconnected$ = new Subject<void>();
@@ -834,8 +836,11 @@ class LiveSharedStore<K> implements SharedStore<K> {
       await lastValueFrom(write$, { defaultValue: undefined });
     } catch (error: unknown) {
       const kvError = asKvError(error, 'put', entries[0]?.key ?? this.pathPrefix);
-      if (this.state === 'running' && this.connected && isOverloaded(kvError)) {
-        // etcd is slow, not gone: the writes wait and go again, after a backoff.
+      const now = this.now();
+      const overloaded = isOverloaded(kvError);
+      if (overloaded) this.overloadedSince ??= now;
+      if (this.state === 'running' && overloaded && now - (this.overloadedSince ?? now) < OVERLOAD_PATIENCE) {
+        // etcd is slow (busy, electing a leader), not gone: the writes wait and go again, after a backoff.
         this.overloads += 1;
         this.counters.retries += batch.length;
         const wait = Math.min(this.opts.retryDelay * 2 ** (this.overloads - 1), MAX_RETRY_DELAY);
@@ -854,6 +859,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
       return;
     }
     this.overloads = 0;
+    this.overloadedSince = undefined;
     for (const write of batch) {
       if (this.state === 'running') {
         this.local.set(write.name, { key: write.data, value: write.value });
@@ -919,6 +925,9 @@ interface WriteWaiter {
   resolve(): void;
   reject(error: unknown): void;
 }
+
+/** How long writes that etcd answers "overloaded" are retried without a success before their callers are told. */
+const OVERLOAD_PATIENCE = 30_000;
 
 /** How long after the join writes start at `bootstrapWriteQps`. */
 const BOOTSTRAP_PERIOD = 60_000;

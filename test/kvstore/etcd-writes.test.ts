@@ -5,9 +5,12 @@
  */
 import { lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { etcdBackend } from '../../src/kvstore/etcd.js';
+import type { KvSessionEvent } from '../../src/kvstore/index.js';
+import { silentLogger } from '../../src/util/logger.js';
 import { etcdUnavailableReason } from '../services/etcd.js';
 import { useEtcdSuite } from './etcd-suite.js';
-import { freshPrefix, waitFor } from './helpers.js';
+import { freshPrefix, record, waitFor } from './helpers.js';
 
 const skip = etcdUnavailableReason();
 
@@ -37,6 +40,34 @@ describe.skipIf(skip !== undefined)('shared store writes over etcd', () => {
     expect(kvs[0]?.version).toBe('1'); // one put
     expect(await suite.truth(prefix)).toEqual({ k: '49' });
     expect(store.localKeys().get('k')?.value).toBe('49');
+  }, 30_000);
+
+  it('keys per lease are capped: 250 keys with maxKeysPerLease 100 go on 3 leases; a lost one takes only its keys, written again on another', async () => {
+    const prefix = freshPrefix('cap');
+    const backend = etcdBackend({ hosts: suite.etcd.endpoint, leaseTtl: 10_000, callTimeout: 1000, retryDelay: 100, maxKeysPerLease: 100, logger: silentLogger });
+    suite.adopt(backend);
+    const sessions = record<KvSessionEvent>(backend.session$);
+    const store = await suite.join(prefix, backend, 'a');
+    await Promise.all(Array.from({ length: 250 }, async (_, i) => store.updateLocalKeySync({ name: `k${i}`, value: '1' })));
+    const perLease = async (): Promise<Map<string | undefined, number>> => {
+      const counts = new Map<string | undefined, number>();
+      for (const e of (await lastValueFrom(suite.admin.list(`${prefix}/`))).entries) counts.set(e.lease, (counts.get(e.lease) ?? 0) + 1);
+      return counts;
+    };
+    const before = await perLease();
+    expect([...before.values()].sort((x, y) => x - y)).toEqual([50, 100, 100]);
+    expect(sessions.values.filter((e) => e.type === 'granted')).toHaveLength(3);
+
+    // One lease revoked behind the backend's back: its 100 keys move to a new lease; the others stay.
+    const [victim] = [...before].find(([, n]) => n === 100) ?? [];
+    await suite.admin.client.leaseClient.leaseRevoke({ ID: victim ?? '0' });
+    await waitFor('the backend to lose that lease', () => sessions.values.some((e) => e.type === 'lost'), 15_000);
+    await waitFor('every key back', async () => Object.keys(await suite.truth(prefix)).length === 250, 15_000);
+    const after = await perLease();
+    expect(after.has(victim)).toBe(false);
+    expect([...after.values()].every((n) => n <= 100)).toBe(true);
+    expect(sessions.values.filter((e) => e.type === 'lost').map((e) => e.lease)).toEqual([victim]);
+    sessions.stop();
   }, 30_000);
 
   it('a burst: 3 collaborators x 3,000 keys at once, on calls with a 1 s deadline — nothing rejected, every key in etcd and every cache', async () => {
