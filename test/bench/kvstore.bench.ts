@@ -23,7 +23,8 @@ const COLLABORATORS = 3;
 const KEYS = 10_000;
 const TOTAL = COLLABORATORS * KEYS;
 const TXN_OPS = 128;
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
+// Alternating rounds of each; TAGSTREAM_BENCH_ROUNDS runs more.
+const ROUNDS = Number(process.env.TAGSTREAM_BENCH_ROUNDS ?? 5);
 // Long enough that a loaded machine cannot starve a keep-alive into a lost lease mid-run.
 const LEASE_TTL_S = 60;
 
@@ -43,7 +44,7 @@ const backend = (endpoint: string): KvBackend => {
 /** The shared store: every collaborator writes all its keys at once; done when every cache holds all. */
 async function ours(endpoint: string, prefix: string): Promise<number> {
   const mine = Array.from({ length: COLLABORATORS }, () => etcdBackend({ hosts: endpoint, leaseTtl: LEASE_TTL_S * 1000 }));
-  const stores = await Promise.all(mine.map(async (b, c) => joinSharedStore({ prefix, codec: itemCodec, backend: b, name: `c${c}`, logger: silentLogger, deleteGracePeriod: 0, ...(process.env.INFLIGHT ? { maxWritesInFlight: Number(process.env.INFLIGHT) } : {}) })));
+  const stores = await Promise.all(mine.map(async (b, c) => joinSharedStore({ prefix, codec: itemCodec, backend: b, name: `c${c}`, logger: silentLogger, deleteGracePeriod: 0 })));
   const converged = await timeAsync(async () => {
     await Promise.all(stores.map(async (store, c) => Promise.all(Array.from({ length: KEYS }, async (_, i) => store.updateLocalKeySync(item(c, i))))));
     await until(() => stores.every((s) => s.telemetry().sharedKeys === TOTAL)); // not sharedKeys(): a copy of 30,000 keys per poll
