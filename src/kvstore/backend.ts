@@ -82,7 +82,8 @@ export interface KvCloseOptions {
  *
  * One backend is one client session: the keys it writes with `{ lease: true }` share its session
  * lease, which it keeps alive; when the lease is lost it grants a new one and writes those keys
- * again. Several shared stores may share one backend.
+ * again. (The etcd backend spreads many keys over several such leases, `maxKeysPerLease` each;
+ * `session$` tells of each.) Several shared stores may share one backend.
  *
  * @example
  * ```ts
