@@ -126,6 +126,11 @@ export class EtcdBackend implements KvBackend {
   private readonly closing$ = new Subject<void>();
   /** The cluster id etcd's answers carried so far. */
   private clusterId: string | undefined;
+  /**
+   * The highest revision any answer of this etcd showed (calls, health checks, watches): a watch that
+   * resumes below it meets a new epoch, even when the watch itself saw no event since it began.
+   */
+  private revisionSeen = 0;
   /** The last connection error that was not etcd3's circuit breaker: what opened it. */
   private rootError: Error | undefined;
   /** The keys written with a session lease, and their newest values: to write again under a new one. */
@@ -217,7 +222,7 @@ export class EtcdBackend implements KvBackend {
           limit: this.pageSize,
           ...(revision === undefined ? {} : { revision }),
         });
-        revision ??= Number(response.header.revision);
+        revision ??= this.noteRevision(response.header);
         for (const kv of response.kvs) entries.push(toEntry(kv));
         const last = response.kvs[response.kvs.length - 1];
         if (!response.more || last === undefined) break;
@@ -232,12 +237,12 @@ export class EtcdBackend implements KvBackend {
       if (options.lease !== true) {
         this.forget(key);
         const response = await this.client.put(key).value(value).exec();
-        return { revision: Number(response.header.revision), changed: true };
+        return { revision: this.noteRevision(response.header), changed: true };
       }
       // Noted before the write: if the lease is lost meanwhile, the newest value is the one re-attached.
       this.leased.set(key, value);
       const response = await this.withLease([key], (lease) => this.client.put(key).value(value).lease(lease).exec());
-      return { revision: Number(response.header.revision), changed: true };
+      return { revision: this.noteRevision(response.header), changed: true };
     });
   }
 
@@ -279,7 +284,7 @@ export class EtcdBackend implements KvBackend {
       success: entries.map(({ key, value }) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value), lease } })),
       failure: [],
     });
-    return Number(response.header.revision);
+    return this.noteRevision(response.header);
   }
 
   putIfDifferent(key: string, value: string, options: KvPutOptions = {}): Observable<KvWriteResult> {
@@ -293,7 +298,7 @@ export class EtcdBackend implements KvBackend {
       if (options.lease === true) this.leased.set(key, value);
       else this.forget(key);
       const response = options.lease === true ? await this.withLease([key], txn) : await txn('0');
-      return { revision: Number(response.header.revision), changed: !response.succeeded };
+      return { revision: this.noteRevision(response.header), changed: !response.succeeded };
     });
   }
 
@@ -311,7 +316,7 @@ export class EtcdBackend implements KvBackend {
         throw new KvConflictError(key, expectedModRevision, actual === undefined ? undefined : Number(actual));
       }
       if (options.lease === true) this.leased.set(key, value);
-      return { revision: Number(response.header.revision), changed: true };
+      return { revision: this.noteRevision(response.header), changed: true };
     });
   }
 
@@ -319,7 +324,7 @@ export class EtcdBackend implements KvBackend {
     return this.call('delete', key, async () => {
       this.forget(key);
       const response = await this.client.delete().key(key).exec();
-      return { revision: Number(response.header.revision), changed: Number(response.deleted) > 0 };
+      return { revision: this.noteRevision(response.header), changed: Number(response.deleted) > 0 };
     });
   }
 
@@ -608,8 +613,21 @@ export class EtcdBackend implements KvBackend {
       return `its cluster id changed from ${before} to ${header.cluster_id}`;
     }
     this.clusterId = header.cluster_id;
-    if (revision + 1 < requested) return `its revision ${revision} is below ${requested - 1}, which the watch had seen`;
+    const seen = Math.max(requested - 1, this.revisionSeen);
+    if (revision < seen) {
+      // The new epoch's revisions are the ones to compare with from now on.
+      this.revisionSeen = revision;
+      return `its revision ${revision} is below ${seen}, which this backend had seen`;
+    }
+    this.noteRevision(header);
     return undefined;
+  }
+
+  /** The revision of an answer's header, noted as seen. */
+  private noteRevision(header: { readonly revision: string }): number {
+    const revision = Number(header.revision);
+    if (revision > this.revisionSeen) this.revisionSeen = revision;
+    return revision;
   }
 
   private watchDown(watcher: object, prefix: string, error: Error): void {
@@ -631,7 +649,8 @@ export class EtcdBackend implements KvBackend {
   private async checkHealth(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.client.kv.range({ key: Buffer.from('health'), limit: 1, keys_only: true }, { deadline: new Date(Date.now() + this.healthCheckTimeout) });
+      const response = await this.client.kv.range({ key: Buffer.from('health'), limit: 1, keys_only: true }, { deadline: new Date(Date.now() + this.healthCheckTimeout) });
+      this.noteRevision(response.header);
     } catch (error: unknown) {
       if (this.isClosed()) return;
       this.checkFailed = true;

@@ -4,7 +4,7 @@
  */
 import { lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { type EtcdBackend, etcdBackend } from '../../src/kvstore/etcd.js';
+import { type EtcdBackend, type EtcdBackendOptions, etcdBackend } from '../../src/kvstore/etcd.js';
 import { type JoinSharedStoreOptions, type SharedStore, joinSharedStore } from '../../src/kvstore/index.js';
 import { silentLogger } from '../../src/util/logger.js';
 import { type EtcdServer, startEtcd } from '../services/etcd.js';
@@ -23,7 +23,8 @@ export interface EtcdSuite {
   readonly etcd: EtcdServer;
   /** A backend of its own, for reading and forging what etcd holds. */
   readonly admin: EtcdBackend;
-  backend(hosts?: string): EtcdBackend;
+  /** A backend with the suite's options, overridden by `extra`, closed after the case. */
+  backend(hosts?: string, extra?: Partial<EtcdBackendOptions>): EtcdBackend;
   /** Closes `backend` after the case, as the suite's own. */
   adopt(backend: EtcdBackend): void;
   /** Joins with the suite's options (delete grace 0, retry delay 100 ms), overridden by `extra`. */
@@ -49,8 +50,8 @@ export function useEtcdSuite(options: EtcdSuiteOptions): EtcdSuite {
     get admin() {
       return started(admin);
     },
-    backend(hosts = suite.etcd.endpoint) {
-      const b = etcdBackend({ hosts, leaseTtl: options.leaseTtl, callTimeout: 1000, retryDelay: 100, maxReconnectDelay: options.maxReconnectDelay, logger: silentLogger });
+    backend(hosts = suite.etcd.endpoint, extra = {}) {
+      const b = etcdBackend({ hosts, leaseTtl: options.leaseTtl, callTimeout: 1000, retryDelay: 100, maxReconnectDelay: options.maxReconnectDelay, logger: silentLogger, ...extra });
       backends.push(b);
       return b;
     },
