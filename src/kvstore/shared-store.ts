@@ -422,12 +422,19 @@ class LiveSharedStore<K> implements SharedStore<K> {
   start(): void {
     this.state = 'running';
     this.joinedAt = this.now();
-    const delivery$ = this.changes$.pipe(
-      graceDeletes<K>(this.opts.scheduler === undefined ? { grace: this.opts.grace } : { grace: this.opts.grace, scheduler: this.opts.scheduler }),
+    // Without a grace period graceDeletes would pass every change through: the cache already
+    // drops puts of the value it holds and deletes of keys it lacks, so what it keeps per key
+    // would be a copy of the cache's.
+    const changes$: Observable<PendingChange<K>> =
+      this.opts.grace > 0
+        ? this.changes$.pipe(graceDeletes<K>(this.opts.scheduler === undefined ? { grace: this.opts.grace } : { grace: this.opts.grace, scheduler: this.opts.scheduler }))
+        : this.changes$;
+    const delivery$ = changes$.pipe(
       tap((change) => {
         if (change.type === 'update') this.delivered.set(change.name, change.key);
         else this.delivered.delete(change.name);
-        this.out$.next({ type: change.type, name: change.name, key: change.key });
+        // No event object for nobody: a store of many keys often has no events$ subscriber.
+        if (this.out$.observed) this.out$.next({ type: change.type, name: change.name, key: change.key });
       }),
     );
     const sync$ = unrefTimer(this.opts.interval, this.opts.interval, this.opts.scheduler).pipe(exhaustMap(() => this.syncOnce()));
@@ -479,10 +486,12 @@ class LiveSharedStore<K> implements SharedStore<K> {
     this.pendingDeletes.delete(name);
   }
 
-  async updateLocalKeySync(key: K): Promise<void> {
-    this.ensureOpen();
-    const [name, value] = this.encode(key);
-    await new Promise<void>((resolve, reject) => {
+  updateLocalKeySync(key: K): Promise<void> {
+    // Not async: one promise per caller, the one its write settles (callers write thousands at
+    // once). What the executor throws (a closed store, a key that does not encode) rejects it.
+    return new Promise<void>((resolve, reject) => {
+      this.ensureOpen();
+      const [name, value] = this.encode(key);
       this.writes.enqueue(name, value, key, { resolve, reject });
       this.queuePump();
     });

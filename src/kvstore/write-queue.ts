@@ -34,8 +34,9 @@ export class WriteQueue<D, W> {
   /** Queues `value` for `name`, replacing a value of it that is still waiting. */
   enqueue(name: string, value: string, data: D, waiter?: W): void {
     const before = this.pending.get(name);
-    const waiters = before === undefined ? [] : [...before.waiters];
-    if (waiter !== undefined) waiters.push(waiter);
+    let waiters: readonly W[];
+    if (before === undefined) waiters = waiter === undefined ? [] : [waiter];
+    else waiters = waiter === undefined ? before.waiters : [...before.waiters, waiter];
     this.pending.set(name, { name, value, data, waiters });
   }
 
