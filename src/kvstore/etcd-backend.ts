@@ -369,6 +369,15 @@ export class EtcdBackend implements KvBackend {
           return;
         }
         this.watchUp(watcher);
+        // Below what another answer showed: a race with a write, or a new epoch that the watch's
+        // own revision cannot tell (a quiet prefix sees no event of etcd's other writes). A
+        // linearizable read tells which: within one epoch, etcd's revision never goes back.
+        const seen = this.revisionSeen;
+        if (Number(response.header.revision) < seen) {
+          void this.confirmEpoch(seen).then((found) => {
+            if (found !== undefined && !subscriber.closed) subscriber.error(new KvEpochError(prefix, found));
+          });
+        }
       });
       return () => {
         this.downWatchers.delete(watcher);
@@ -613,14 +622,30 @@ export class EtcdBackend implements KvBackend {
       return `its cluster id changed from ${before} to ${header.cluster_id}`;
     }
     this.clusterId = header.cluster_id;
-    const seen = Math.max(requested - 1, this.revisionSeen);
-    if (revision < seen) {
+    if (revision + 1 < requested) {
       // The new epoch's revisions are the ones to compare with from now on.
       this.revisionSeen = revision;
-      return `its revision ${revision} is below ${seen}, which this backend had seen`;
+      return `its revision ${revision} is below ${requested - 1}, which the watch had seen`;
     }
     this.noteRevision(header);
     return undefined;
+  }
+
+  /**
+   * Why etcd is in a new epoch — its revision now, read linearizably, is below `seen`, which one of
+   * its answers showed — or `undefined` when it is not (or the read failed: the health check says so).
+   */
+  private async confirmEpoch(seen: number): Promise<string | undefined> {
+    try {
+      const response = await this.client.kv.range({ key: Buffer.from('health'), limit: 1, keys_only: true }, { deadline: new Date(Date.now() + this.healthCheckTimeout) });
+      const now = Number(response.header.revision);
+      if (now >= seen) return undefined;
+      this.revisionSeen = now;
+      return `its revision ${now} is below ${seen}, which this backend had seen`;
+    } catch (error: unknown) {
+      this.logger.debug('etcd epoch check failed', { error: describeCause(error) });
+      return undefined;
+    }
   }
 
   /** The revision of an answer's header, noted as seen. */

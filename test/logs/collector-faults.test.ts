@@ -254,8 +254,10 @@ describe.skipIf(unavailable !== undefined)('the collector on a real Redis, under
         // The event loop ran while the message was worked on, not only after.
         expect(ticks).toBeGreaterThan(0);
         expect(workedAtFirstTick).toBeLessThan(summary.count);
-        // Memory: bounded by the message's size (10 MiB inflated), not by entries x prefix.
-        expect(peak - before).toBeLessThan(6 * MAX_MESSAGE_SIZE);
+        // Memory: bounded by the message's size (10 MiB inflated), not by entries x prefix (1.1 GB
+        // before). The peak counts garbage not yet collected, which grows on a loaded machine
+        // (3-15 MB measured alone, 86 MB once under CI load): the bound leaves room for that.
+        expect(peak - before).toBeLessThan(20 * MAX_MESSAGE_SIZE);
         // The good entry among them was stored (a bad secret is the bundle's: nothing is).
         expect(await storedIndexes(redis(), 'test-project', `${prefix}/+/good`)).toEqual(
           fault === 'secret' ? [] : range(0, 9),
