@@ -1,5 +1,5 @@
 /**
- * The layout rules (.dependency-cruiser.cjs, docs/architecture.md) catch what they promise to:
+ * The layout rules (.dependency-cruiser.mjs, docs/architecture.md) catch what they promise to:
  * each rule is run on a small tree that breaks it, beside a tree that keeps every rule.
  * (`npm run lint:layout` runs the same rules on src/.)
  */
@@ -38,7 +38,7 @@ async function violations(dir: string): Promise<string[]> {
   const cli = join(repo, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
   let stdout: string;
   try {
-    ({ stdout } = await run(process.execPath, [cli, 'src', '--config', join(repo, '.dependency-cruiser.cjs'), '--output-type', 'json'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 }));
+    ({ stdout } = await run(process.execPath, [cli, 'src', '--config', join(repo, '.dependency-cruiser.mjs'), '--output-type', 'json'], { cwd: dir, maxBuffer: 64 * 1024 * 1024 }));
   } catch (error: unknown) {
     // Exit status 1+ when rules are broken; the JSON is still on stdout.
     stdout = (error as { stdout?: string }).stdout ?? '';

@@ -1,7 +1,7 @@
 /**
  * The layout rules of tagstream (docs/architecture.md, "Layout rules"), checked by
  * `npm run lint:layout` (part of `npm run lint`).
- * @type {import('dependency-cruiser').IConfiguration}
+ * @type {import("dependency-cruiser").IConfiguration}
  */
 const ADAPTERS = {
   dockerode: 'src/collectors/docker/',
@@ -10,7 +10,8 @@ const ADAPTERS = {
   ioredis: 'src/logs/',
 };
 
-module.exports = {
+// eslint-disable-next-line no-restricted-syntax -- dependency-cruiser reads the default export
+export default {
   forbidden: [
     {
       name: 'no-cycle',
