@@ -49,7 +49,7 @@ export type { TagStoreOptions } from './tagger/tag-store.js';
 export { createTagger } from './tagger/tagger.js';
 export { tagEvents } from './tagger/tag-events.js';
 export type { TagChange } from './tagger/tag-events.js';
-export type { CreateTaggerOptions, EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from './tagger/tagger.js';
+export type { CreateTaggerOptions, EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from './tagger/contract.js';
 export { listSources, priorityName } from './tagger/source-listing.js';
 export type { OverriddenTag, SourcePriorityName, SourceTagsListing } from './tagger/source-listing.js';
 export { deleteEntityInfo, streamCollector, tagInfo } from './tagger/stream-collector.js';

@@ -23,7 +23,7 @@ import { type TaggerStatus, checkQuery } from '../tagger/check-query.js';
 import { AmbiguousEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
 import type { EntityTags } from '../tagger/tag-store-state.js';
 import { tagEvents } from '../tagger/tag-events.js';
-import type { EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
+import type { EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/contract.js';
 import { type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
 import type { TaggerTelemetry } from '../tagger/telemetry.js';
 import type { TagCardinality } from '../tagger/types.js';

@@ -2,7 +2,7 @@ import { type Observable, concat, defer, filter, from, map, throwError } from 'r
 import { sameArray } from '../util/arrays.js';
 import { InvalidCardinalityError } from './errors.js';
 import type { EntityTags } from './tag-store-state.js';
-import type { TagEvent, TagEventsFilter } from './tagger.js';
+import type { TagEvent, TagEventsFilter } from './contract.js';
 import { type TagCardinality, isCardinality } from './types.js';
 
 /** How one entity's tags changed (absent before: added; absent after: deleted). */

@@ -30,7 +30,8 @@ import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type TaggerStatus, checkQuery } from './check-query.js';
 import { AmbiguousEntityIdError, FetchTimeoutError, TaggerNotRunningError } from './errors.js';
 import { collectorEvents } from './collector-events.js';
-import { type SourceTagsListing, listSources } from './source-listing.js';
+import type { CreateTaggerOptions, EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from './contract.js';
+import { listSources } from './source-listing.js';
 import { tagEvents } from './tag-events.js';
 import { tagStore } from './tag-store.js';
 import {
@@ -45,124 +46,8 @@ import { type TaggerTelemetry, createTelemetryCounters } from './telemetry.js';
 import type { Collector, ShortIdRule, TagCardinality, TagInfo } from './types.js';
 import { readTagInfo } from './validate-tag-info.js';
 
-/** Options of {@link createTagger}. Every duration is in milliseconds. */
-export interface CreateTaggerOptions {
-  /** The collectors to run. Default: none (tags can still come from fetch-only collectors). */
-  readonly collectors?: readonly Collector[];
-  /** How long deletes are buffered before they are applied together. Default: 1000. */
-  readonly pruneInterval?: number;
-  /** The longest a fetch on miss may take before the query answers with what is stored. Default: 2000. */
-  readonly fetchTimeout?: number;
-  /** How long "not found" is remembered for an (entity, source), so it is not fetched on every call. Default: 30000. */
-  readonly notFoundTtl?: number;
-  /** How long a failed or timed-out fetch is remembered before it is tried again. Default: 5000. */
-  readonly fetchErrorTtl?: number;
-  /** The most (entity, source) misses remembered; the oldest goes first. Default: 10000. */
-  readonly maxRememberedMisses?: number;
-  /** The first delay before a failed collector stream is resubscribed; it doubles up to 30 s. Default: 500. */
-  readonly collectorRetryDelay?: number;
-  /** The scheduler of every timer (prune windows, fetch timeouts, retries, expiries). Default: `asyncScheduler`. */
-  readonly scheduler?: SchedulerLike;
-  /** Where rejections and errors are reported. Default: `consoleLogger('warn')`. */
-  readonly logger?: Logger;
-}
-
-/** A change of one entity, as seen at one cardinality. */
-export interface TagEvent {
-  readonly type: 'added' | 'modified' | 'deleted';
-  readonly entity: string;
-  /** The entity's tags at the stream's cardinality (`[]` for `deleted`). */
-  readonly tags: readonly string[];
-}
-
-/** What {@link Tagger.events$} streams. */
-export interface TagEventsFilter {
-  /** Only entities whose id starts with this prefix (or with one of these). Default: all. */
-  readonly prefix?: string | readonly string[];
-  /** The cardinality of the tags in each event. Default: 'low'. */
-  readonly cardinality?: TagCardinality;
-  /**
-   * `false`: no initial `added` burst, only the changes from now on (pair with
-   * {@link Tagger.storedEntries} to read what is stored at a pace of one's own). Default: true.
-   */
-  readonly burst?: boolean;
-}
-
-/** One stored entity, as listed by {@link Tagger.list}. */
-export interface EntityListing {
-  readonly entity: string;
-  /** The sources holding tags for it, highest priority first. */
-  readonly sources: readonly string[];
-  readonly tags: EntityTags;
-}
-
-/**
- * One stored entity with what each of its sources gave, as listed by {@link Tagger.listSources}.
- *
- * @example
- * ```ts
- * for (const e of tagger.listSources(['container_id://'])) console.log(e.entity, e.bySource.map((s) => s.source));
- * ```
- */
-export interface EntitySourcesListing extends EntityListing {
-  /** Each source's tags by cardinality and which of them lose their name, highest priority first. */
-  readonly bySource: readonly SourceTagsListing[];
-}
-
-/**
- * The Tagger: runs collectors into a TagStore and answers queries, fetching what the store lacks.
- *
- * @example
- * ```ts
- * const tagger = createTagger({ collectors: [dockerCollector()] });
- * tagger.start();
- * const tags = await tagger.tag(containerId(id), 'high');
- * tagger.tags$(containerId(id)).subscribe((tags) => console.log(tags));
- * tagger.stop();
- * ```
- */
-export interface Tagger {
-  /** Subscribes to every collector. Idempotent; a stopped tagger cannot be started again. */
-  start(): void;
-  /** Tears every subscription down and completes every live stream. Idempotent. */
-  stop(): void;
-  /**
-   * The entity's tags at `cardinality` (cumulative; default 'low'). Fetches first when a fetching
-   * collector has not answered for the entity yet. A short id that a collector declares (see
-   * `Collector.shortIds`) answers the one entity whose id it begins. Rejects with a typed error for
-   * a malformed entity id or cardinality, an ambiguous short id (`AmbiguousEntityIdError`), or when
-   * the tagger is not running; never for a failed fetch.
-   */
-  tag(entity: string, cardinality?: TagCardinality): Promise<string[]>;
-  /**
-   * The entity's tags now (after a fetch on miss, if one is due), then each distinct change; `[]`
-   * once it is deleted. Completes when the tagger stops.
-   */
-  tags$(entity: string, cardinality?: TagCardinality): Observable<string[]>;
-  /**
-   * Changes of every entity (or those matching `filter.prefix`): first an `added` burst for
-   * everything stored, then `added` / `modified` / `deleted` as they happen.
-   */
-  events$(filter?: TagEventsFilter): Observable<TagEvent>;
-  /** What is stored now, without fetching: frozen arrays, no copy. */
-  storedTags(entity: string, cardinality?: TagCardinality): readonly string[];
-  /**
-   * Every stored entity with its tags at each cardinality, read lazily from the live store as the
-   * iterator is advanced (no copy of the store is made): an entity added before the iterator
-   * reaches the end is visited, one deleted before it is visited is not, and an entity's tags are
-   * those it has when it is visited.
-   */
-  storedEntries(): Iterable<readonly [string, EntityTags]>;
-  /** Every stored entity with its sources and tags. */
-  list(): EntityListing[];
-  /**
-   * Every stored entity whose id starts with one of `prefixes` (all when none), with its merged
-   * tags and what each source gave (`tagstream list --sources`).
-   */
-  listSources(prefixes?: readonly string[]): EntitySourcesListing[];
-  /** A snapshot of the counters and gauges. */
-  telemetry(): TaggerTelemetry;
-}
+// The contract lives in contract.ts; named here too for the modules that import it from this file.
+export type { CreateTaggerOptions, EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from './contract.js';
 
 const MAX_RETRY_DELAY = 30_000;
 

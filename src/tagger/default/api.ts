@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type { TagCardinality } from '../types.js';
-import type { Tagger } from '../tagger.js';
+import type { Tagger } from '../contract.js';
 
 /**
  * The package-level tagger's API. `tagstream/default` resolves to one implementation of it, chosen

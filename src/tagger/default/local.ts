@@ -1,6 +1,7 @@
 import { type Observable, defer } from 'rxjs';
 import { TaggerAlreadyInitializedError, TaggerNotInitializedError } from '../errors.js';
-import { type CreateTaggerOptions, type Tagger, createTagger } from '../tagger.js';
+import type { CreateTaggerOptions, Tagger } from '../contract.js';
+import { createTagger } from '../tagger.js';
 import type { TagCardinality } from '../types.js';
 
 /**

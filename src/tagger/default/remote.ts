@@ -1,7 +1,7 @@
 import { type Observable, defer } from 'rxjs';
 import { type TaggerClient, type TaggerClientOptions, createTaggerClient } from '../../ipc/client.js';
 import { TaggerAlreadyInitializedError, TaggerNotInitializedError } from '../errors.js';
-import type { Tagger } from '../tagger.js';
+import type { Tagger } from '../contract.js';
 import type { TagCardinality } from '../types.js';
 
 /**
