@@ -1,8 +1,6 @@
-import type Dockerode from 'dockerode';
 import {
   BehaviorSubject,
   EMPTY,
-  asyncScheduler,
   catchError,
   concat,
   connect,
@@ -23,173 +21,33 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import type { Observable, SchedulerLike } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { EntityIdPrefix, containerId } from '../../tagger/entity-id.js';
 import { AmbiguousEntityIdError } from '../../tagger/errors.js';
 import { tagInfo } from '../../tagger/stream-collector.js';
 import { SourcePriority } from '../../tagger/types.js';
 import type { Collector, ShortIdRule, TagInfo } from '../../tagger/types.js';
-import { silentLogger } from '../../util/logger.js';
-import type { Logger } from '../../util/logger.js';
 import { isImageId } from '../shared/image-reference.js';
-import type { MetadataAsTags } from '../shared/metadata-as-tags.js';
 import { dockerClient } from './client.js';
+import { createDockerCollectorState, resumeFrom, stepDockerCollector } from './collector-state.js';
+import type { DockerCollectorCounters, DockerCollectorInput, DockerConnectionState } from './collector-state.js';
 import { parseContainerEvent } from './container-event.js';
 import { isContainerIdOrPrefix, isShortContainerId } from './container-id.js';
-import { DockerCollectorError, DockerCollectorOptionError } from './errors.js';
+import { DockerCollectorError } from './errors.js';
 import { openEventStream } from './event-stream.js';
 import type { EventStreamItem } from './event-stream.js';
 import { extractDockerTags } from './extract.js';
 import type { DockerExtractOptions, DockerImageNames } from './extract.js';
 import { imageNameCache } from './image-names.js';
-import { DEFAULT_STOPPED_GRACE, createReconcileState, isCurrentInspect, reconcile } from './reconcile.js';
+import { resolveDockerOptions } from './options.js';
+import type { DockerClient, DockerCollectorOptions } from './options.js';
+import { createReconcileState, isCurrentInspect, reconcile } from './reconcile.js';
 import type { ReconcileInput, ReconcileOutput, ReconcileState } from './reconcile.js';
 import { graceLeft } from './stopped-grace.js';
 
-/**
- * The part of a dockerode client the collector uses; a `new Docker(...)` is one.
- *
- * @example
- * ```ts
- * const docker: DockerClient = new Docker({ socketPath: '/var/run/docker.sock' });
- * ```
- */
-export type DockerClient = Pick<Dockerode, 'listContainers' | 'getContainer' | 'getImage' | 'getEvents'>;
-
-/**
- * The delays between reconnection attempts: `base` first, doubling up to `max` (ms).
- *
- * @example
- * ```ts
- * const delay: DockerReconnectDelay = { base: 250, max: 10_000 };
- * ```
- */
-export interface DockerReconnectDelay {
-  /** The first delay, in ms. Default 500. */
-  readonly base?: number;
-  /** The longest delay, in ms. Default 30 000. */
-  readonly max?: number;
-}
-
-/**
- * How a failed container inspect is retried while the connection stays up: up to `retries` more
- * times, `base` ms after the first failure, doubling up to `max` ms. A "not found" answer is
- * never retried (the container is gone); a reconnection's relist inspects every container anew.
- *
- * @example
- * ```ts
- * const retry: DockerInspectRetry = { retries: 5, base: 250, max: 2_000 }; // 250, 500, 1000, 2000, 2000 ms
- * const never: DockerInspectRetry = { retries: 0 };
- * ```
- */
-export interface DockerInspectRetry {
-  /** The most retries of one inspect after it first failed; 0 never retries. Default 4. */
-  readonly retries?: number;
-  /** The delay before the first retry, in ms. Default 500. */
-  readonly base?: number;
-  /** The longest delay between two retries, in ms. Default 4 000. */
-  readonly max?: number;
-}
-
-/**
- * Options of {@link dockerCollector}.
- *
- * @example
- * ```ts
- * const options: DockerCollectorOptions = {
- *   docker: new Docker({ socketPath: '/run/docker.sock' }),
- *   labelsAsTags: { 'com.example.team': 'team' },
- *   inspectConcurrency: 16,
- * };
- * ```
- */
-export interface DockerCollectorOptions {
-  /**
-   * The dockerode client. Default `dockerClient()`: `DOCKER_HOST`, or the default socket, never
-   * following a redirect.
-   */
-  readonly docker?: DockerClient;
-  /** Label name -> tag name (see `extractDockerTags`). */
-  readonly labelsAsTags?: MetadataAsTags;
-  /** Environment variable name -> tag name (see `extractDockerTags`). */
-  readonly envAsTags?: MetadataAsTags;
-  /** The most container inspects in flight. Default 8. */
-  readonly inspectConcurrency?: number;
-  /** The backoff between reconnection attempts. Default `{ base: 500, max: 30_000 }`. */
-  readonly reconnectDelay?: DockerReconnectDelay;
-  /** The retries of a failed inspect while connected. Default `{ retries: 4, base: 500, max: 4_000 }`. */
-  readonly inspectRetry?: DockerInspectRetry;
-  /** The most image ids whose names are kept. Default 256. */
-  readonly imageCacheSize?: number;
-  /**
-   * How long (ms) a stopped container keeps its tags, counted from when it stopped: Docker keeps
-   * a container's id across `restart` and stop/start, and a container's last log lines are read
-   * after it died. A `start` within the grace keeps the tags; `destroy` deletes them at once.
-   * Default 300 000 (5 minutes).
-   */
-  readonly stoppedGrace?: number;
-  /** The source written into every TagInfo. Default 'docker'. */
-  readonly source?: string;
-  /**
-   * The scheduler of the reconnection delays, the inspect retry delays and the graces of stopped
-   * containers (its `now()` is compared with the daemon's `FinishedAt`). Default `asyncScheduler`.
-   */
-  readonly scheduler?: SchedulerLike;
-  /** Where connections, failures and malformed input are reported. Default: silent. */
-  readonly logger?: Logger;
-}
-
-/**
- * The collector's connection to the daemon: `idle` while nobody subscribes, `connecting` while the
- * event stream opens and the running containers are listed, `connected` while it follows events,
- * `retrying` while it waits `delayMs` before attempt `attempt`, having lost the daemon for `reason`.
- *
- * @example
- * ```ts
- * docker.state$.subscribe((state) => {
- *   if (state.status === 'retrying') console.warn(`docker: ${state.reason.message}; retry in ${state.delayMs} ms`);
- * });
- * ```
- */
-export type DockerConnectionState =
-  | { readonly status: 'idle' }
-  | { readonly status: 'connecting'; readonly attempt: number }
-  | { readonly status: 'connected'; readonly containers: number }
-  | { readonly status: 'retrying'; readonly attempt: number; readonly delayMs: number; readonly reason: DockerCollectorError };
-
-/**
- * What the Docker collector has done since it was created.
- *
- * @example
- * ```ts
- * const { events, inspects, inspectErrors, inspectRetries, inspectGiveUps, reconnects }: DockerCollectorCounters = docker.counters;
- * ```
- */
-export interface DockerCollectorCounters {
-  /** Container events received (start, die, destroy, rename). */
-  readonly events: number;
-  /** Event stream lines that were not JSON; skipped. */
-  readonly malformedEvents: number;
-  /** Container inspects sent (by the stream and by `fetch`). */
-  readonly inspects: number;
-  /** Container inspects (first attempts, retries and `fetch`es) that failed for another reason than "not found". */
-  readonly inspectErrors: number;
-  /** Retries of a failed inspect of the stream, each counted when it is scheduled. */
-  readonly inspectRetries: number;
-  /**
-   * Inspects of the stream abandoned after their last retry failed: the container keeps what it
-   * had (`fetch` on a miss still asks) until an event or a relist inspects it again.
-   */
-  readonly inspectGiveUps: number;
-  /** Image inspects sent to name containers created from an image id. */
-  readonly imageInspects: number;
-  /** Reconnection attempts after the daemon went away. */
-  readonly reconnects: number;
-  /** Deletes sent for containers a relist no longer showed. */
-  readonly vanished: number;
-  /** Deletes sent for stopped containers whose grace ran out. */
-  readonly expired: number;
-}
+// The collector's types live beside the code that gives them meaning; they are its public API too.
+export type { DockerCollectorCounters, DockerConnectionState } from './collector-state.js';
+export type { DockerClient, DockerCollectorOptions, DockerInspectRetry, DockerReconnectDelay } from './options.js';
 
 /**
  * The Docker collector: a stream {@link Collector} with `fetch`, its connection state and counters.
@@ -263,18 +121,6 @@ function causeOf(error: unknown): unknown {
   return error instanceof DockerCollectorError && error.cause !== undefined ? error.cause : error;
 }
 
-function nonNegativeInteger(option: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new DockerCollectorOptionError(option, value, 'a non-negative integer');
-  return value;
-}
-
-function positive(option: string, value: number, integer: boolean): number {
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new DockerCollectorOptionError(option, value, integer ? 'a positive integer' : 'a positive number of milliseconds');
-  }
-  return value;
-}
-
 /**
  * The Docker collector, in stream mode: on subscription it opens the daemon's event stream,
  * lists the containers and inspects each running one (at most `inspectConcurrency` at once), then
@@ -324,31 +170,25 @@ function positive(option: string, value: number, integer: boolean): number {
  * ```
  */
 export function dockerCollector(options: DockerCollectorOptions = {}): DockerCollector {
-  const source = options.source ?? 'docker';
-  const logger = options.logger ?? silentLogger;
-  const scheduler = options.scheduler ?? asyncScheduler;
-  const concurrency = positive('inspectConcurrency', options.inspectConcurrency ?? 8, true);
-  const baseDelay = positive('reconnectDelay.base', options.reconnectDelay?.base ?? 500, false);
-  const maxDelay = positive('reconnectDelay.max', options.reconnectDelay?.max ?? 30_000, false);
-  if (maxDelay < baseDelay) throw new DockerCollectorOptionError('reconnectDelay.max', maxDelay, `at least reconnectDelay.base (${baseDelay})`);
-  const retries = nonNegativeInteger('inspectRetry.retries', options.inspectRetry?.retries ?? 4);
-  const retryBase = positive('inspectRetry.base', options.inspectRetry?.base ?? 500, false);
-  const retryMax = positive('inspectRetry.max', options.inspectRetry?.max ?? 4_000, false);
-  if (retryMax < retryBase) throw new DockerCollectorOptionError('inspectRetry.max', retryMax, `at least inspectRetry.base (${retryBase})`);
-  const imageCacheSize = positive('imageCacheSize', options.imageCacheSize ?? 256, true);
-  const stoppedGrace = positive('stoppedGrace', options.stoppedGrace ?? DEFAULT_STOPPED_GRACE, false);
-  const docker: DockerClient = options.docker ?? dockerClient();
-  const images = imageNameCache(docker, { maxEntries: imageCacheSize });
+  const config = resolveDockerOptions(options);
+  const { source, logger, scheduler, stoppedGrace } = config;
+  const docker: DockerClient = config.docker ?? dockerClient();
+  const images = imageNameCache(docker, { maxEntries: config.imageCacheSize });
   const extractOptions = {
     logger,
-    ...(options.labelsAsTags === undefined ? {} : { labelsAsTags: options.labelsAsTags }),
-    ...(options.envAsTags === undefined ? {} : { envAsTags: options.envAsTags }),
+    ...(config.labelsAsTags === undefined ? {} : { labelsAsTags: config.labelsAsTags }),
+    ...(config.envAsTags === undefined ? {} : { envAsTags: config.envAsTags }),
   } satisfies DockerExtractOptions;
 
-  const counters = { events: 0, malformedEvents: 0, inspects: 0, inspectErrors: 0, inspectRetries: 0, inspectGiveUps: 0, reconnects: 0, vanished: 0, expired: 0 };
-  const state$ = new BehaviorSubject<DockerConnectionState>({ status: 'idle' });
-  const setState = (state: DockerConnectionState): void => {
-    state$.next(state);
+  // The connection, the retries and the counters: one state machine (collector-state.ts).
+  const machine = createDockerCollectorState(config);
+  const state$ = new BehaviorSubject<DockerConnectionState>(machine.status);
+  /** One step of the state machine; a changed status is published. */
+  const step = (input: DockerCollectorInput): ReturnType<typeof stepDockerCollector> => {
+    const before = machine.status;
+    const output = stepDockerCollector(machine, input);
+    if (machine.status !== before) state$.next(machine.status);
+    return output;
   };
 
   /**
@@ -358,7 +198,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
    */
   const inspectTags$ = (id: string): Observable<Inspected | undefined> =>
     defer(() => {
-      counters.inspects += 1;
+      step({ type: 'inspectSent' });
       // Not aborted when unsubscribed: an inspect is short and a late answer is dropped (see
       // `isCurrentInspect`); passing an abort signal makes every dockerode request dearer.
       // Encoded whatever its origin: a path segment is encoded wherever it is built.
@@ -367,7 +207,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
       catchError((error: unknown) => {
         if (statusCode(error) === 404) return of(undefined);
         if (isAmbiguousPrefix(error)) return throwError(() => new AmbiguousEntityIdError(containerId(id), 2));
-        counters.inspectErrors += 1;
+        step({ type: 'inspectError' });
         return throwError(() => new DockerCollectorError('inspect-failed', `could not inspect container ${id}`, id, { cause: error }));
       }),
       mergeMap((inspect) => {
@@ -387,18 +227,16 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
       }),
     );
 
-  // Per shared subscription: the reconciler state, the reconnection attempt, where to resume events.
+  /** The reconciler state of the current shared subscription (none while nobody subscribes). */
   let current: ReconcileState | undefined;
   /** What `fetch` tells the reconciler of the current subscription (nothing when there is none). */
   const lookups$ = new Subject<ReconcileInput>();
-  let attempt = 0;
-  let lastEventTime: number | undefined;
-  let lastOpenTime: number | undefined;
 
   /**
    * One attempt of an inspect: skipped when a later event made it stale. When it fails for
-   * another reason than "not found" (which answers `undefined`) while still current, it hands
-   * `later` the next attempt if retries remain, else gives up (`inspectFailed`: what was known stays).
+   * another reason than "not found" (which answers `undefined`) while still current, the state
+   * machine says whether to hand `later` the next attempt or to give up (`inspectFailed`: what
+   * was known stays).
    */
   const runInspect = (state: ReconcileState, attempt: InspectAttempt, later: (retry: ScheduledRetry) => void): Observable<ReconcileOutput> => {
     const { id, seq } = attempt;
@@ -412,15 +250,13 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
           return EMPTY;
         }
         const retryable = error instanceof DockerCollectorError && error.reason === 'inspect-failed';
-        if (retryable && attempt.retry < retries) {
-          const retry = attempt.retry + 1;
-          const delayMs = Math.min(retryBase * 2 ** (retry - 1), retryMax);
-          counters.inspectRetries += 1;
-          logger.info('docker: inspect failed; retrying', { ...fields, retry, retries, delayMs });
+        const decision = step({ type: 'inspectFailed', retry: attempt.retry, retryable });
+        if (decision.type === 'retryInspect') {
+          const { retry, delayMs } = decision;
+          logger.info('docker: inspect failed; retrying', { ...fields, retry, retries: config.inspectRetries, delayMs });
           later({ attempt: { id, seq, retry }, delayMs });
           return EMPTY;
         }
-        counters.inspectGiveUps += 1;
         logger.warn('docker: inspect failed; gave up, the container keeps what it had', { ...fields, attempts: attempt.retry + 1 });
         return of<ReconcileInput>({ type: 'inspectFailed', id, seq });
       }),
@@ -442,17 +278,16 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   const toInputs = (item: EventStreamItem): Observable<ReconcileInput> => {
     switch (item.type) {
       case 'open':
-        lastOpenTime = item.daemonTime ?? lastOpenTime;
+        step({ type: 'opened', daemonTime: item.daemonTime });
         return concat(of<ReconcileInput>({ type: 'connected' }), list$);
       case 'malformed':
-        counters.malformedEvents += 1;
+        step({ type: 'malformedEvent' });
         logger.warn('docker: skipped an event stream line that is not JSON', { line: item.line.slice(0, 200) });
         return EMPTY;
       case 'message': {
         const event = parseContainerEvent(item.value);
         if (event === undefined) return EMPTY;
-        counters.events += 1;
-        if (event.time > 0) lastEventTime = Math.max(lastEventTime ?? 0, event.time);
+        step({ type: 'event', time: event.time });
         return of<ReconcileInput>({ type: 'event', action: event.action, id: event.id });
       }
     }
@@ -464,7 +299,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
    */
   const session$ = (state: ReconcileState): Observable<ReconcileOutput> =>
     defer(() => {
-      setState({ status: 'connecting', attempt });
+      step({ type: 'opening' });
       /** Failed inspects to try again after their delay. */
       const retries$ = new Subject<ScheduledRetry>();
       /** Each input of the connection, once reconciled: it may have superseded a waiting retry. */
@@ -488,14 +323,13 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
       const later = (retry: ScheduledRetry): void => {
         retries$.next(retry);
       };
-      return openEventStream(docker, lastEventTime ?? lastOpenTime).pipe(
+      return openEventStream(docker, resumeFrom(machine)).pipe(
         mergeMap(toInputs),
         mergeMap((input) => {
           const outputs = reconcile(state, input);
           reconciled$.next();
           if (input.type === 'listed') {
-            attempt = 0;
-            setState({ status: 'connected', containers: input.ids.length });
+            step({ type: 'listed', containers: input.ids.length });
             logger.info('docker: connected', { containers: input.ids.length });
           }
           return from(outputs);
@@ -509,7 +343,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
                 map((output): InspectAttempt => ({ id: output.id, seq: output.seq, retry: 0 })),
               ),
               due$,
-            ).pipe(mergeMap((next) => runInspect(state, next, later), concurrency)),
+            ).pipe(mergeMap((next) => runInspect(state, next, later), config.inspectConcurrency)),
           ),
         ),
       );
@@ -518,9 +352,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
   const shared$: Observable<TagInfo> = defer(() => {
     const state = createReconcileState(source, stoppedGrace);
     current = state;
-    attempt = 0;
-    lastEventTime = undefined;
-    lastOpenTime = undefined;
+    step({ type: 'subscribed' });
     return session$(state).pipe(
       retry({
         delay: (error: unknown) => {
@@ -528,10 +360,8 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
             error instanceof DockerCollectorError
               ? error
               : new DockerCollectorError('events-ended', `unexpected failure: ${describe(error)}`, undefined, { cause: error });
-          attempt += 1;
-          counters.reconnects += 1;
-          const delayMs = Math.min(baseDelay * 2 ** (attempt - 1), maxDelay);
-          setState({ status: 'retrying', attempt, delayMs, reason });
+          const decision = step({ type: 'lost', reason });
+          const [attempt, delayMs] = decision.type === 'reconnect' ? [decision.attempt, decision.delayMs] : [machine.attempt, 0];
           logger.warn('docker: lost the daemon; reconnecting', { attempt, delayMs, reason: reason.reason, error: describe(causeOf(reason)) });
           return timer(delayMs, scheduler);
         },
@@ -550,15 +380,14 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
           ),
         ),
       ),
-      tap((output) => {
-        if (output.type === 'emit' && output.reason === 'vanished') counters.vanished += 1;
-        if (output.type === 'emit' && output.reason === 'expired') counters.expired += 1;
+      filter((output): output is EmitOutput => output.type === 'emit'),
+      map((output) => {
+        step({ type: 'emitted', reason: output.reason });
+        return output.info;
       }),
-      map((output) => (output.type === 'emit' ? output.info : undefined)),
-      filter((info): info is TagInfo => info !== undefined),
       finalize(() => {
         current = undefined;
-        setState({ status: 'idle' });
+        step({ type: 'unsubscribed' });
       }),
     );
   }).pipe(share());
@@ -594,7 +423,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
       return state$.getValue();
     },
     get counters(): DockerCollectorCounters {
-      return Object.freeze({ ...counters, imageInspects: images.requests });
+      return Object.freeze({ ...machine.counters, imageInspects: images.requests });
     },
   };
 }
