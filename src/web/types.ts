@@ -2,25 +2,20 @@
  * What the agent's web page shows: the data its endpoints serve (`/api/status`, the `status`,
  * `snapshot` and `changes` events of `/api/events`).
  */
+import type { CollectorStatus, KvstoreCounters } from '../cli/status.js';
 import type { SourceTagsListing } from '../tagger/source-listing.js';
 import type { EntityTags } from '../tagger/tag-store-state.js';
 
 /**
- * A collector's row (or the kvstore's) on the page.
+ * A collector's row (or the kvstore's) on the page: the agent's own status row
+ * ({@link CollectorStatus}), as `tagstream status` shows it.
  *
  * @example
  * ```ts
  * const row: WebCollectorStatus = { name: 'docker', state: 'connected', reason: 'socket /var/run/docker.sock', entities: 3 };
  * ```
  */
-export interface WebCollectorStatus {
-  readonly name: string;
-  /** `connected`, `connecting`, `retrying`, `ready`, `not found`, `disabled`, ... */
-  readonly state: string;
-  readonly reason: string;
-  /** Entities it holds tags for; undefined when it does not run. */
-  readonly entities: number | undefined;
-}
+export type WebCollectorStatus = CollectorStatus;
 
 /**
  * Another agent (or this one) publishing in the shared kvstore, with how many keys it has there.
@@ -38,7 +33,7 @@ export interface WebKvstorePeer {
 }
 
 /**
- * The shared kvstore's health, counters and peers, when the agent joined one.
+ * The shared kvstore's counters (as `tagstream status` gives them) and peers, when the agent joined one.
  *
  * @example
  * ```ts
@@ -46,16 +41,7 @@ export interface WebKvstorePeer {
  *   decodeErrors: 0, retries: 0, disconnects: 0, peers: [{ host: 'node-a', keys: 2, self: true }, { host: 'node-b', keys: 3, self: false }] };
  * ```
  */
-export interface WebKvstoreStatus {
-  readonly url: string;
-  readonly name: string;
-  readonly sharedKeys: number;
-  readonly localKeys: number;
-  readonly writeErrors: number;
-  readonly watchErrors: number;
-  readonly decodeErrors: number;
-  readonly retries: number;
-  readonly disconnects: number;
+export interface WebKvstoreStatus extends KvstoreCounters {
   readonly peers: readonly WebKvstorePeer[];
 }
 
