@@ -31,26 +31,15 @@ export {
 } from './tagger/errors.js';
 export { MAX_SOURCE_LENGTH, MAX_TAG_LENGTH, readTagInfo, validateTagInfo } from './tagger/validate-tag-info.js';
 export type { TagInfoRejection } from './tagger/validate-tag-info.js';
-export { PRUNE_HISTORY, createTagStoreState, readTags, reduceTagStore, tagName } from './tagger/tag-store-state.js';
-export type {
-  EntityChange,
-  EntityTags,
-  IgnoredReason,
-  StoredEntity,
-  StoredSource,
-  TagStoreEvent,
-  TagStoreState,
-  TagStoreStep,
-} from './tagger/tag-store-state.js';
+export { readTags } from './tagger/tag-store-state.js';
+export type { EntityChange, IgnoredReason, TagStoreEvent, TagStoreState, TagStoreStep } from './tagger/tag-store-state.js';
 export { prune } from './tagger/prune.js';
 export type { PruneOptions } from './tagger/prune.js';
 export { storeChanges, tagStore } from './tagger/tag-store.js';
 export type { TagStoreOptions } from './tagger/tag-store.js';
 export { createTagger } from './tagger/tagger.js';
-export { tagEvents } from './tagger/tag-events.js';
-export type { TagChange } from './tagger/tag-events.js';
-export type { CreateTaggerOptions, EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from './tagger/contract.js';
-export { listSources, priorityName } from './tagger/source-listing.js';
+export type { CreateTaggerOptions, EntityListing, EntitySourcesListing, EntityTags, TagEvent, TagEventsFilter, Tagger } from './tagger/contract.js';
+export { priorityName } from './tagger/source-listing.js';
 export type { OverriddenTag, SourcePriorityName, SourceTagsListing } from './tagger/source-listing.js';
 export { deleteEntityInfo, streamCollector, tagInfo } from './tagger/stream-collector.js';
 export type { StreamCollectorOptions, TagInfoInit } from './tagger/stream-collector.js';

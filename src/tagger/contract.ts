@@ -6,9 +6,24 @@
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/logger.js';
 import type { SourceTagsListing } from './source-listing.js';
-import type { EntityTags } from './tag-store-state.js';
 import type { TaggerTelemetry } from './telemetry.js';
 import type { Collector, TagCardinality } from './types.js';
+
+/**
+ * An entity's tags, cumulative by cardinality; frozen arrays, computed once per change.
+ *
+ * @example
+ * ```ts
+ * const { low, orchestrator, high } = tagger.list()[0]?.tags ?? { low: [], orchestrator: [], high: [] };
+ * ```
+ */
+export interface EntityTags {
+  readonly low: readonly string[];
+  /** low + orchestrator */
+  readonly orchestrator: readonly string[];
+  /** low + orchestrator + high */
+  readonly high: readonly string[];
+}
 
 /** Options of `createTagger`. Every duration is in milliseconds. */
 export interface CreateTaggerOptions {

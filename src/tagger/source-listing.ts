@@ -2,7 +2,8 @@
  * What each source gave for an entity, and which source's values of a tag name are the ones
  * served: the detail behind an entity's merged tags (`tagstream list --sources`). Pure.
  */
-import { type StoredEntity, type StoredSource, tagName } from './tag-store-state.js';
+import { type StoredSource, tagName } from './merged-tags.js';
+import type { StoredEntity } from './tag-store-state.js';
 import { SourcePriority } from './types.js';
 
 /**

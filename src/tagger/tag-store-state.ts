@@ -1,29 +1,17 @@
+/**
+ * The TagStore's state and its reducer: what each source stored for each entity, the deletes
+ * waiting for a prune, and the interned low-cardinality tags. The state is opaque: it is read with
+ * the functions of this module ({@link readTags}, {@link storedEntity}, ...) and changed only by
+ * {@link reduceTagStore}.
+ */
+import type { EntityTags } from './contract.js';
 import { InternPool } from './intern-pool.js';
+import { MergedTags, type StoredSource } from './merged-tags.js';
+import { type Normalized, SHORT_LIST, normalize, sameSource } from './normalize-tags.js';
 import type { SourcePriority, TagCardinality, TagInfo } from './types.js';
 
-/** An entity's tags, cumulative by cardinality; frozen arrays, computed once per change. */
-export interface EntityTags {
-  readonly low: readonly string[];
-  /** low + orchestrator */
-  readonly orchestrator: readonly string[];
-  /** low + orchestrator + high */
-  readonly high: readonly string[];
-}
-
-/**
- * What one source stored for one entity: its tags in one array, low first, then orchestrator,
- * then high, without duplicates (a tag given at two cardinalities is kept at the lower). Never
- * changed once stored; frozen when first read through the entity's merged tags.
- */
-export interface StoredSource {
-  readonly source: string;
-  readonly priority: SourcePriority;
-  readonly tags: readonly string[];
-  /** `tags.slice(0, lowEnd)` are the low-cardinality tags. */
-  readonly lowEnd: number;
-  /** `tags.slice(lowEnd, orchestratorEnd)` are the orchestrator-cardinality tags; the rest are high. */
-  readonly orchestratorEnd: number;
-}
+// Named here too for the modules that import it from this file.
+export type { EntityTags } from './contract.js';
 
 /** One entity in the store: its sources, by priority (highest first), and its merged tags. */
 export interface StoredEntity {
@@ -32,22 +20,17 @@ export interface StoredEntity {
   readonly tags: EntityTags;
 }
 
+declare const opaque: unique symbol;
+
 /**
- * The TagStore's state, read-only to everyone but {@link reduceTagStore}.
+ * The TagStore's state: opaque, read with {@link readTags} (and, inside the tagger, the other
+ * readers of this module), changed only by the store.
  *
  * It is owned by one `scan` and updated in place, so an event costs what it changes, never what the
  * store holds; readers get frozen tag arrays.
  */
 export interface TagStoreState {
-  readonly entities: ReadonlyMap<string, StoredEntity>;
-  /** Entities whose delete waits for the next prune, with how many deletes are pending. */
-  readonly pendingDeletes: ReadonlyMap<string, number>;
-  /** How many entities each source holds tags for. */
-  readonly entitiesBySource: ReadonlyMap<string, number>;
-  /** How many prunes have run; a fetch records it to detect deletes that happened meanwhile. */
-  readonly generation: number;
-  /** The number of distinct interned tag strings. */
-  readonly internedStrings: number;
+  readonly [opaque]: 'TagStoreState';
 }
 
 /**
@@ -98,14 +81,27 @@ interface MutableEntity {
   tags: MergedTags;
 }
 
-interface MutableState extends TagStoreState {
+/** What a {@link TagStoreState} is inside this module. */
+interface MutableState {
   readonly entities: Map<string, MutableEntity>;
+  /** Entities whose delete waits for the next prune, with how many deletes are pending. */
   readonly pendingDeletes: Map<string, number>;
+  /** How many entities each source holds tags for. */
   readonly entitiesBySource: Map<string, number>;
+  /** How many prunes have run; a fetch records it to detect deletes that happened meanwhile. */
   generation: number;
   /** The entities pruned by each of the last {@link PRUNE_HISTORY} prunes, oldest first. */
   readonly recentPrunes: ReadonlySet<string>[];
   readonly pool: InternPool;
+}
+
+/** Every state is made by {@link createTagStoreState}: this is the one place it is looked into. */
+function inner(state: TagStoreState): MutableState {
+  return state as unknown as MutableState;
+}
+
+function outer(state: MutableState): TagStoreState {
+  return state as unknown as TagStoreState;
 }
 
 /**
@@ -116,8 +112,6 @@ export const PRUNE_HISTORY = 16;
 
 const EMPTY: readonly string[] = Object.freeze([]);
 const NO_CHANGES: readonly EntityChange[] = Object.freeze([]);
-/** Up to this many tags, a linear scan beats building a Set or Map (and allocates nothing). */
-const SHORT_LIST = 16;
 
 /** An empty TagStore state, to seed the `scan`. */
 export function createTagStoreState(): TagStoreState {
@@ -128,17 +122,60 @@ export function createTagStoreState(): TagStoreState {
     generation: 0,
     recentPrunes: [],
     pool: new InternPool(),
-    get internedStrings() {
-      return this.pool.size;
-    },
   };
-  return state;
+  return outer(state);
 }
 
-/** The tags of `entity` at `cardinality` (cumulative), or an empty frozen array. */
+/**
+ * The tags of `entity` at `cardinality` (cumulative), or an empty frozen array.
+ *
+ * @example
+ * ```ts
+ * events$.pipe(tagStore({ pruneInterval: 1000 })).subscribe((step) => console.log(readTags(step.state, 'container_id://a', 'low')));
+ * ```
+ */
 export function readTags(state: TagStoreState, entity: string, cardinality: TagCardinality): readonly string[] {
-  const stored = state.entities.get(entity);
+  const stored = inner(state).entities.get(entity);
   return stored === undefined ? EMPTY : stored.tags[cardinality];
+}
+
+/** The stored entity `entity`, or undefined. */
+export function storedEntity(state: TagStoreState, entity: string): StoredEntity | undefined {
+  return inner(state).entities.get(entity);
+}
+
+/** Every stored entity, read live from the state as the iterator advances. */
+export function storedEntities(state: TagStoreState): IterableIterator<StoredEntity> {
+  return inner(state).entities.values();
+}
+
+/** True when a delete of `entity` waits for the next prune. */
+export function isDeletePending(state: TagStoreState, entity: string): boolean {
+  return inner(state).pendingDeletes.has(entity);
+}
+
+/** How many prunes have run: a fetch notes it, so that the store can tell a delete it missed. */
+export function pruneGeneration(state: TagStoreState): number {
+  return inner(state).generation;
+}
+
+/** The store's gauges, as the Tagger's telemetry reports them. */
+export interface StoreGauges {
+  readonly entities: number;
+  readonly entitiesBySource: Readonly<Record<string, number>>;
+  readonly pendingDeletes: number;
+  readonly internedStrings: number;
+}
+
+/** The store's gauges now (a copy). */
+export function storeGauges(state: TagStoreState): StoreGauges {
+  const s = inner(state);
+  return {
+    entities: s.entities.size,
+    entitiesBySource: Object.fromEntries(s.entitiesBySource),
+    pendingDeletes: s.pendingDeletes.size,
+    internedStrings: s.pool.size,
+  };
 }
 
 /**
@@ -160,7 +197,7 @@ export function readTags(state: TagStoreState, entity: string, cardinality: TagC
  * ```
  */
 export function reduceTagStore(state: TagStoreState, event: TagStoreEvent): TagStoreStep {
-  const s = state as MutableState;
+  const s = inner(state);
   switch (event.type) {
     case 'upsert':
       if (event.info.deleteEntity === true) return markDelete(s, event, event.info.entity);
@@ -180,7 +217,7 @@ export function reduceTagStore(state: TagStoreState, event: TagStoreEvent): TagS
 }
 
 function ignored(state: MutableState, event: TagStoreEvent, reason: IgnoredReason): TagStoreStep {
-  return { state, event, changes: NO_CHANGES, ignored: reason };
+  return { state: outer(state), event, changes: NO_CHANGES, ignored: reason };
 }
 
 function deletedSince(state: MutableState, entity: string, generation: number): boolean {
@@ -196,7 +233,7 @@ function deletedSince(state: MutableState, entity: string, generation: number): 
 
 function markDelete(state: MutableState, event: TagStoreEvent, entity: string): TagStoreStep {
   state.pendingDeletes.set(entity, (state.pendingDeletes.get(entity) ?? 0) + 1);
-  return { state, event, changes: NO_CHANGES };
+  return { state: outer(state), event, changes: NO_CHANGES };
 }
 
 function prune(state: MutableState, event: TagStoreEvent & { type: 'prune' }): TagStoreStep {
@@ -222,7 +259,7 @@ function prune(state: MutableState, event: TagStoreEvent & { type: 'prune' }): T
   state.generation += 1;
   state.recentPrunes.push(pruned);
   if (state.recentPrunes.length > PRUNE_HISTORY) state.recentPrunes.shift();
-  return { state, event, changes };
+  return { state: outer(state), event, changes };
 }
 
 function upsert(
@@ -253,7 +290,7 @@ function upsert(
     const sources = [added as StoredSource];
     const record: MutableEntity = { entity, sources, tags: new MergedTags(sources) };
     state.entities.set(entity, record);
-    return { state, event, changes: [{ type: 'added', entity, before: undefined, after: record.tags }] };
+    return { state: outer(state), event, changes: [{ type: 'added', entity, before: undefined, after: record.tags }] };
   }
 
   if (previous !== undefined && added === undefined) dropSource(state, previous);
@@ -261,60 +298,13 @@ function upsert(
   const before = stored.tags;
   if (sources.length === 0) {
     state.entities.delete(entity);
-    return { state, event, changes: [{ type: 'deleted', entity, before, after: undefined }] };
+    return { state: outer(state), event, changes: [{ type: 'deleted', entity, before, after: undefined }] };
   }
   stored.sources = sources;
   stored.tags = new MergedTags(sources);
   // The merged tags are computed when first read: a change of a source may leave them equal, and
   // readers that compare (tags$, events$) see that; only an identical source update is dropped here.
-  return { state, event, changes: [{ type: 'modified', entity, before, after: stored.tags }] };
-}
-
-interface Normalized {
-  /** low, then orchestrator, then high; each tag once. */
-  readonly tags: string[];
-  readonly lowEnd: number;
-  readonly orchestratorEnd: number;
-}
-
-/** One array of the TagInfo's tags, each once, at its lowest cardinality. */
-function normalize(info: TagInfo): Normalized {
-  const low = info.lowCardTags;
-  const orchestrator = info.orchestratorCardTags;
-  const high = info.highCardTags;
-  const total = low.length + orchestrator.length + high.length;
-  // Sized once: the array is kept for as long as the source's tags are, and a pushed array keeps
-  // half again its length in spare capacity.
-  const tags = new Array<string>(total);
-  const seen = total > SHORT_LIST ? new Set<string>() : undefined;
-  let n = appendNew(tags, 0, low, seen);
-  const lowEnd = n;
-  n = appendNew(tags, n, orchestrator, seen);
-  const orchestratorEnd = n;
-  n = appendNew(tags, n, high, seen);
-  if (n < total) tags.length = n;
-  return { tags, lowEnd, orchestratorEnd };
-}
-
-/**
- * Writes the tags of `from` that `to[0, n)` lacks from index `n` on and returns the new count (a
- * linear scan for short lists, else `seen`).
- */
-function appendNew(to: string[], n: number, from: readonly string[], seen: Set<string> | undefined): number {
-  let count = n;
-  for (let i = 0; i < from.length; i++) {
-    const tag = from[i] as string;
-    if (seen === undefined) {
-      let j = 0;
-      while (j < count && to[j] !== tag) j++;
-      if (j < count) continue;
-    } else {
-      if (seen.has(tag)) continue;
-      seen.add(tag);
-    }
-    to[count++] = tag;
-  }
-  return count;
+  return { state: outer(state), event, changes: [{ type: 'modified', entity, before, after: stored.tags }] };
 }
 
 function addSource(
@@ -395,104 +385,4 @@ function replaceSource(sources: readonly StoredSource[], at: number, added: Stor
   }
   if (!placed && added !== undefined) next.push(added);
   return next;
-}
-
-/** True when the segment [from, to) of both arrays holds the same tags, in any order. */
-function sameSegment(a: readonly string[], b: readonly string[], from: number, to: number): boolean {
-  if (to - from <= SHORT_LIST) {
-    for (let i = from; i < to; i++) {
-      const tag = b[i] as string;
-      let found = false;
-      for (let j = from; j < to && !found; j++) found = a[j] === tag;
-      if (!found) return false;
-    }
-    return true;
-  }
-  const set = new Set(a.slice(from, to));
-  for (let i = from; i < to; i++) if (!set.has(b[i] as string)) return false;
-  return true;
-}
-
-function sameSource(stored: StoredSource, priority: SourcePriority, next: Normalized): boolean {
-  return (
-    stored.priority === priority &&
-    stored.tags.length === next.tags.length &&
-    stored.lowEnd === next.lowEnd &&
-    stored.orchestratorEnd === next.orchestratorEnd &&
-    sameSegment(stored.tags, next.tags, 0, next.lowEnd) &&
-    sameSegment(stored.tags, next.tags, next.lowEnd, next.orchestratorEnd) &&
-    sameSegment(stored.tags, next.tags, next.orchestratorEnd, next.tags.length)
-  );
-}
-
-/** The part of a tag before its first ':' (the whole tag when it has none). */
-export function tagName(tag: string): string {
-  const colon = tag.indexOf(':');
-  return colon < 0 ? tag : tag.slice(0, colon);
-}
-
-/**
- * An entity's merged tags, computed from its sources when first read and then kept (frozen).
- * Merging: exact duplicates once; where sources give tags of the same name, only the values of the
- * highest-priority sources that give it; within a source, every value.
- */
-class MergedTags implements EntityTags {
-  private all: readonly string[] | undefined;
-  private lowEnd = 0;
-  private orchestratorEnd = 0;
-  private lowView: readonly string[] | undefined;
-  private orchestratorView: readonly string[] | undefined;
-
-  constructor(private readonly sources: readonly StoredSource[]) {}
-
-  get high(): readonly string[] {
-    return this.all ?? this.merge();
-  }
-
-  get low(): readonly string[] {
-    return (this.lowView ??= this.slice(this.high, this.lowEnd));
-  }
-
-  get orchestrator(): readonly string[] {
-    return (this.orchestratorView ??= this.slice(this.high, this.orchestratorEnd));
-  }
-
-  private slice(all: readonly string[], end: number): readonly string[] {
-    return end === all.length ? all : end === 0 ? EMPTY : Object.freeze(all.slice(0, end));
-  }
-
-  private merge(): readonly string[] {
-    const sources = this.sources;
-    const only = sources.length === 1 ? sources[0] : undefined;
-    if (only !== undefined) {
-      this.lowEnd = only.lowEnd;
-      this.orchestratorEnd = only.orchestratorEnd;
-      return (this.all = Object.freeze(only.tags));
-    }
-    // Sources come highest priority first: a name belongs to the first priority level giving it.
-    const owner = new Map<string, SourcePriority>();
-    for (const source of sources) {
-      for (const tag of source.tags) {
-        const name = tagName(tag);
-        if (!owner.has(name)) owner.set(name, source.priority);
-      }
-    }
-    const all: string[] = [];
-    const seen = new Set<string>();
-    const pick = (from: (s: StoredSource) => number, to: (s: StoredSource) => number): number => {
-      for (const source of sources) {
-        for (let i = from(source); i < to(source); i++) {
-          const tag = source.tags[i] as string;
-          if (seen.has(tag) || owner.get(tagName(tag)) !== source.priority) continue;
-          seen.add(tag);
-          all.push(tag);
-        }
-      }
-      return all.length;
-    };
-    this.lowEnd = pick(() => 0, (s) => s.lowEnd);
-    this.orchestratorEnd = pick((s) => s.lowEnd, (s) => s.orchestratorEnd);
-    pick((s) => s.orchestratorEnd, (s) => s.tags.length);
-    return (this.all = Object.freeze(all));
-  }
 }

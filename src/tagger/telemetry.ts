@@ -1,3 +1,4 @@
+import type { TagStoreStep } from './tag-store-state.js';
 import type { TagCardinality } from './types.js';
 
 /** Query outcomes counted by the Tagger. */
@@ -81,5 +82,60 @@ export function createTelemetryCounters(): TelemetryCounters {
     rejected: 0,
     rejectedByReason: {},
     collectorErrors: 0,
+  };
+}
+
+/**
+ * Counts one step of the store: an update, an unchanged update, a delete, a prune, or a fetched
+ * answer dropped because its entity was deleted meanwhile.
+ */
+export function countStep(counters: TelemetryCounters, step: TagStoreStep): void {
+  const event = step.event;
+  if (event.type === 'prune') {
+    counters.prunes += 1;
+    counters.prunedEntities += step.changes.length;
+  } else if (event.type === 'markDelete' || event.info.deleteEntity === true) {
+    counters.deletes += 1;
+  } else if (step.ignored === 'unchanged') {
+    counters.unchangedUpdates += 1;
+  } else if (step.ignored === 'delete-pending' || step.ignored === 'deleted-since-fetch') {
+    counters.fetchDiscarded += 1;
+  } else if (step.changes.length > 0) {
+    counters.updates += 1;
+  }
+}
+
+/** Counts one answer to a query at `cardinality` (found, or empty) and returns it. */
+export function countAnswer<T extends readonly string[]>(counters: TelemetryCounters, cardinality: TagCardinality, tags: T): T {
+  const query = counters.queries[cardinality];
+  if (tags.length === 0) query.empty += 1;
+  else query.found += 1;
+  return tags;
+}
+
+/** Counts one refused TagInfo. */
+export function countRejection(counters: TelemetryCounters, reason: string): void {
+  counters.rejected += 1;
+  counters.rejectedByReason[reason] = (counters.rejectedByReason[reason] ?? 0) + 1;
+}
+
+/** The gauges a telemetry snapshot adds to the counters. */
+export type TelemetryGauges = Pick<TaggerTelemetry, 'entities' | 'entitiesBySource' | 'pendingDeletes' | 'internedStrings' | 'watchedEntities'>;
+
+/** A snapshot: copies of the counters, and the gauges. */
+export function snapshotTelemetry(counters: TelemetryCounters, gauges: TelemetryGauges): TaggerTelemetry {
+  return {
+    ...counters,
+    queries: {
+      low: { ...counters.queries.low },
+      orchestrator: { ...counters.queries.orchestrator },
+      high: { ...counters.queries.high },
+    },
+    rejectedByReason: { ...counters.rejectedByReason },
+    entities: gauges.entities,
+    entitiesBySource: gauges.entitiesBySource,
+    pendingDeletes: gauges.pendingDeletes,
+    internedStrings: gauges.internedStrings,
+    watchedEntities: gauges.watchedEntities,
   };
 }

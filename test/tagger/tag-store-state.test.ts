@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { SourcePriority, type TagStoreEvent, type TagStoreState, readTags } from '../../src/index.js';
 import {
-  SourcePriority,
   createTagStoreState,
-  readTags,
+  isDeletePending,
+  pruneGeneration,
   reduceTagStore,
-  type TagStoreEvent,
-  type TagStoreState,
-} from '../../src/index.js';
+  storeGauges,
+  storedEntity,
+} from '../../src/tagger/tag-store-state.js';
 import { info, upsert } from './fixtures.js';
 
 const A = 'container_id://a';
@@ -52,14 +53,14 @@ describe('reduceTagStore', () => {
     const marked = reduceTagStore(state, { type: 'markDelete', entity: A });
     expect(marked.changes).toEqual([]);
     expect(readTags(state, A, 'low')).not.toEqual([]);
-    expect(state.pendingDeletes.has(A)).toBe(true);
+    expect(isDeletePending(state, A)).toBe(true);
     const pruned = reduceTagStore(state, { type: 'prune', entities: [A] });
     expect(pruned.changes).toEqual([expect.objectContaining({ type: 'deleted', entity: A })]);
-    expect(state.entities.has(A)).toBe(false);
+    expect(storedEntity(state, A) !== undefined).toBe(false);
     expect(readTags(state, B, 'low')).toEqual(['z:1']);
-    expect(state.pendingDeletes.size).toBe(0);
-    expect(state.entitiesBySource.get('kubelet')).toBeUndefined();
-    expect(state.entitiesBySource.get('docker')).toBe(1);
+    expect(storeGauges(state).pendingDeletes).toBe(0);
+    expect(storeGauges(state).entitiesBySource.kubelet).toBeUndefined();
+    expect(storeGauges(state).entitiesBySource.docker).toBe(1);
   });
 
   it('lets a delete win over an add of the same window, before or after it', () => {
@@ -73,7 +74,7 @@ describe('reduceTagStore', () => {
       ],
       state,
     );
-    expect(state.entities.has(A)).toBe(false);
+    expect(storedEntity(state, A) !== undefined).toBe(false);
     // An add after the prune brings the entity back.
     reduceTagStore(state, upsert(info(A, 'docker', ['again:1'])));
     expect(readTags(state, A, 'low')).toEqual(['again:1']);
@@ -82,11 +83,11 @@ describe('reduceTagStore', () => {
   it('changes nothing and reports nothing for an identical update (order and duplicates aside)', () => {
     const state = createTagStoreState();
     reduceTagStore(state, upsert(info(A, 'docker', ['a:1', 'b:1'], [], ['h:1'])));
-    const before = state.entities.get(A)?.tags;
+    const before = storedEntity(state, A)?.tags;
     const step = reduceTagStore(state, upsert(info(A, 'docker', ['b:1', 'a:1', 'a:1'], [], ['h:1'])));
     expect(step.changes).toEqual([]);
     expect(step.ignored).toBe('unchanged');
-    expect(state.entities.get(A)?.tags).toBe(before);
+    expect(storedEntity(state, A)?.tags).toBe(before);
   });
 
   it('never lets a negative fetch result overwrite real tags', () => {
@@ -101,11 +102,11 @@ describe('reduceTagStore', () => {
     const state = createTagStoreState();
     run([upsert(info(A, 'docker', ['a:1'])), upsert(info(A, 'kubelet', [], [], ['h:1']))], state);
     reduceTagStore(state, upsert(info(A, 'docker')));
-    expect(state.entities.has(A)).toBe(true);
+    expect(storedEntity(state, A) !== undefined).toBe(true);
     const step = reduceTagStore(state, upsert(info(A, 'kubelet')));
     expect(step.changes).toEqual([expect.objectContaining({ type: 'deleted', entity: A })]);
-    expect(state.entities.has(A)).toBe(false);
-    expect(state.entitiesBySource.size).toBe(0);
+    expect(storedEntity(state, A) !== undefined).toBe(false);
+    expect(storeGauges(state).entitiesBySource).toEqual({});
   });
 
   it('answers cumulative lookups by cardinality', () => {
@@ -170,13 +171,13 @@ describe('reduceTagStore', () => {
   it('drops a fetched answer whose entity is pending delete or was pruned since the fetch began', () => {
     const state = createTagStoreState();
     reduceTagStore(state, { type: 'markDelete', entity: A });
-    const pending = reduceTagStore(state, { type: 'fetched', info: info(A, 'ecs', ['x:1']), priority: 1, generation: state.generation });
+    const pending = reduceTagStore(state, { type: 'fetched', info: info(A, 'ecs', ['x:1']), priority: 1, generation: pruneGeneration(state) });
     expect(pending.ignored).toBe('delete-pending');
-    const generation = state.generation;
+    const generation = pruneGeneration(state);
     reduceTagStore(state, { type: 'prune', entities: [A] });
     const late = reduceTagStore(state, { type: 'fetched', info: info(A, 'ecs', ['x:1']), priority: 1, generation });
     expect(late.ignored).toBe('deleted-since-fetch');
-    expect(state.entities.has(A)).toBe(false);
+    expect(storedEntity(state, A) !== undefined).toBe(false);
     // A fetch of another entity that began before the prune still lands.
     const other = reduceTagStore(state, { type: 'fetched', info: info(B, 'ecs', ['y:1']), priority: 1, generation });
     expect(other.changes).toHaveLength(1);
@@ -185,11 +186,11 @@ describe('reduceTagStore', () => {
   it('releases interned strings when the last holder goes', () => {
     const state = createTagStoreState();
     run([upsert(info(A, 'docker', ['shared:1', 'only-a:1'])), upsert(info(B, 'docker', ['shared:1']))], state);
-    expect(state.internedStrings).toBe(2);
+    expect(storeGauges(state).internedStrings).toBe(2);
     run([{ type: 'markDelete', entity: A }, { type: 'prune', entities: [A] }], state);
-    expect(state.internedStrings).toBe(1);
+    expect(storeGauges(state).internedStrings).toBe(1);
     run([upsert(info(B, 'docker', ['other:1']))], state);
-    expect(state.internedStrings).toBe(1);
+    expect(storeGauges(state).internedStrings).toBe(1);
   });
 
   it('shares one string instance for equal tags of different entities', () => {
@@ -199,7 +200,7 @@ describe('reduceTagStore', () => {
     run([upsert(info(A, 'k', [first])), upsert(info(B, 'k', [second]))], state);
     // Same value either way; interning is visible through the pool size.
     expect(readTags(state, A, 'low')[0]).toBe(readTags(state, B, 'low')[0]);
-    expect(state.internedStrings).toBe(1);
+    expect(storeGauges(state).internedStrings).toBe(1);
   });
 });
 
@@ -225,11 +226,11 @@ describe('reduceTagStore with many tags', () => {
       expect(low[1]).toBe(`v${version}:1`);
       expect(low[N - 1]).toBe(`v${version}:${N - 1}`);
       // The kept half plus this version's half: the previous version's strings were released.
-      expect(state.internedStrings).toBe(N);
+      expect(storeGauges(state).internedStrings).toBe(N);
     }
     // A kept tag is the same pooled instance the other entity shares.
     expect(readTags(state, A, 'low')[0]).toBe(readTags(state, B, 'low')[0]);
     reduceTagStore(state, upsert(info(A, 'docker', ['keep:0'])));
-    expect(state.internedStrings).toBe(1);
+    expect(storeGauges(state).internedStrings).toBe(1);
   });
 });

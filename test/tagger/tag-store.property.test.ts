@@ -5,11 +5,11 @@ import {
   type SourcePriority,
   type TagStoreEvent,
   type TagStoreStep,
-  createTagStoreState,
   readTags,
-  tagName,
   tagStore,
 } from '../../src/index.js';
+import { tagName } from '../../src/tagger/merged-tags.js';
+import { createTagStoreState, storeGauges, storedEntities } from '../../src/tagger/tag-store-state.js';
 import { info } from './fixtures.js';
 
 const WINDOW = 10;
@@ -104,7 +104,7 @@ describe('tagStore (property)', () => {
         scheduler.flush();
 
         const expected = model(ops, until);
-        expect([...state.entities.keys()].sort()).toEqual([...expected.store.keys()].sort());
+        expect(Array.from(storedEntities(state), (stored) => stored.entity).sort()).toEqual([...expected.store.keys()].sort());
         for (const [entity, sources] of expected.store) {
           const want = modelTags(sources);
           for (const cardinality of ['low', 'orchestrator', 'high'] as const) {
@@ -113,11 +113,11 @@ describe('tagStore (property)', () => {
             expect([...got].sort()).toEqual(want[cardinality]);
           }
         }
-        expect(state.pendingDeletes.size).toBe(0);
+        expect(storeGauges(state).pendingDeletes).toBe(0);
         // The intern pool holds exactly the low-cardinality tags still stored: nothing leaks.
         const lowTags = new Set<string>();
         for (const sources of expected.store.values()) for (const t of sources.values()) t.low.forEach((x) => lowTags.add(x));
-        expect(state.internedStrings).toBe(lowTags.size);
+        expect(storeGauges(state).internedStrings).toBe(lowTags.size);
         // Right after each prune, none of its window's deleted entities is left.
         for (const step of steps) {
           if (step.event.type !== 'prune') continue;
