@@ -2,37 +2,30 @@ import { Agent } from 'node:http';
 import {
   type Observable,
   type SchedulerLike,
-  type Subscription,
   BehaviorSubject,
-  Subject,
   catchError,
   concat,
-  connect,
   defer,
   distinctUntilChanged,
-  lastValueFrom,
   map,
-  merge,
   of,
   retry,
   takeUntil,
   tap,
   throwError,
 } from 'rxjs';
-import { type TaggerStatus, checkQuery } from '../tagger/check-query.js';
-import { AmbiguousEntityIdError, TaggerNotRunningError } from '../tagger/errors.js';
-import type { EntityTags } from '../tagger/tag-store-state.js';
-import { tagEvents } from '../tagger/tag-events.js';
-import type { EntityListing, EntitySourcesListing, TagEvent, TagEventsFilter, Tagger } from '../tagger/contract.js';
-import { type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
-import type { TaggerTelemetry } from '../tagger/telemetry.js';
+import type { EntityListing, EntitySourcesListing, EntityTags, TagEvent, TagEventsFilter, Tagger } from '../tagger/contract.js';
+import { AmbiguousEntityIdError } from '../tagger/errors.js';
+import { ReadSide } from '../tagger/read-side.js';
+import { type TaggerTelemetry, type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
 import type { TagCardinality } from '../tagger/types.js';
-import { sameArray } from '../util/arrays.js';
-import { KeyedListeners } from '../util/keyed-listeners.js';
+import { backoffDelay } from '../util/backoff.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
+import { numberOption } from '../util/options.js';
+import { unrefTimer } from '../util/unref-timer.js';
 import { type IpcEndpoint, type IpcEndpointOptions, resolveEndpoint } from './endpoint.js';
 import { IpcConnectionError, IpcError, IpcOptionError, IpcResponseError } from './errors.js';
-import { type MirrorChange, type MirrorInput, createMirrorState, readMirror, reduceMirror } from './mirror.js';
+import { type MirrorInput, createMirrorState, mirrorReader, readMirror, reduceMirror } from './mirror.js';
 import {
   type EntitiesResponse,
   type EntitySourcesResponse,
@@ -47,7 +40,6 @@ import {
   tagsPath,
 } from './protocol.js';
 import { getJson, streamLines } from './transport.js';
-import { unrefTimer } from '../util/unref-timer.js';
 
 /** Options of {@link createTaggerClient}. Durations in milliseconds. */
 export interface TaggerClientOptions extends IpcEndpointOptions {
@@ -149,70 +141,61 @@ class RemoteTagger implements TaggerClient {
   private readonly counters: TelemetryCounters = createTelemetryCounters();
   private readonly client = { connections: 0, disconnections: 0, lines: 0, directQueries: 0, directQueryErrors: 0 };
   private readonly state = new BehaviorSubject<ClientConnectionState>({ status: 'created' });
-  private readonly changes$ = new Subject<MirrorChange>();
-  private readonly stopped$ = new Subject<void>();
-  private readonly byEntity = new KeyedListeners<string, MirrorChange>();
-  private subscription: Subscription | undefined;
+  // The queries answer from the mirror; an entity the mirror lacks is asked of the server directly.
+  private readonly reads = new ReadSide(mirrorReader(this.mirror), this.counters, (entity, cardinality) =>
+    this.mirror.entities.has(entity) ? undefined : { answer: this.direct(entity, cardinality) },
+  );
   private attempt = 0;
-  private status: TaggerStatus = 'created';
 
   readonly state$: Observable<ClientConnectionState>;
 
   constructor(options: TaggerClientOptions) {
     this.endpoint = resolveEndpoint(options);
-    this.requestTimeout = positive(options.requestTimeout, 2000, 'requestTimeout');
-    this.idleTimeout = positive(options.idleTimeout, 45_000, 'idleTimeout');
-    this.initialRetryDelay = positive(options.initialRetryDelay, 500, 'initialRetryDelay');
-    this.maxRetryDelay = positive(options.maxRetryDelay, 30_000, 'maxRetryDelay');
+    this.requestTimeout = duration('requestTimeout', options.requestTimeout, 2000);
+    this.idleTimeout = duration('idleTimeout', options.idleTimeout, 45_000);
+    this.initialRetryDelay = duration('initialRetryDelay', options.initialRetryDelay, 500);
+    this.maxRetryDelay = duration('maxRetryDelay', options.maxRetryDelay, 30_000);
     this.scheduler = options.scheduler;
     this.logger = options.logger ?? consoleLogger('warn');
     this.state$ = this.state.pipe(distinctUntilChanged());
   }
 
   start(): void {
-    if (this.status === 'running') return;
-    if (this.status === 'stopped') throw new TaggerNotRunningError('stopped');
-    this.status = 'running';
-    const path = eventsPath({ levels: true });
-    const connection$ = defer(() => {
-      this.apply({ type: 'connecting' });
-      this.state.next({ status: 'connecting', attempt: this.attempt });
-      return concat(
-        streamLines(this.endpoint, path, { idleTimeout: this.idleTimeout, unref: true }),
-        throwError(() => new IpcConnectionError(path, 'the server ended the stream')),
-      );
+    this.reads.start(() => {
+      const path = eventsPath({ levels: true });
+      const connection$ = defer(() => {
+        this.apply({ type: 'connecting' });
+        this.state.next({ status: 'connecting', attempt: this.attempt });
+        return concat(
+          streamLines(this.endpoint, path, { idleTimeout: this.idleTimeout, unref: true }),
+          throwError(() => new IpcConnectionError(path, 'the server ended the stream')),
+        );
+      });
+      return connection$
+        .pipe(
+          tap((line) => {
+            this.onLine(line);
+          }),
+          retry({
+            delay: (error: unknown) => {
+              this.client.disconnections += 1;
+              this.apply({ type: 'disconnected' });
+              this.attempt += 1;
+              const wait = backoffDelay(this.attempt, this.initialRetryDelay, this.maxRetryDelay);
+              const failure = error instanceof IpcError ? error : new IpcConnectionError(path, String(error), { cause: error });
+              this.state.next({ status: 'disconnected', attempt: this.attempt, retryInMs: wait, error: failure });
+              this.logger.warn('tagstream server connection lost; reconnecting', { address: this.endpoint.address, attempt: this.attempt, delayMs: wait, error: failure.message });
+              return unrefTimer(wait, undefined, this.scheduler);
+            },
+          }),
+          takeUntil(this.reads.stopped$),
+        )
+        .subscribe();
     });
-    this.subscription = connection$
-      .pipe(
-        tap((line) => {
-          this.onLine(line);
-        }),
-        retry({
-          delay: (error: unknown) => {
-            this.client.disconnections += 1;
-            this.apply({ type: 'disconnected' });
-            this.attempt += 1;
-            const wait = Math.min(this.initialRetryDelay * 2 ** (this.attempt - 1), this.maxRetryDelay);
-            const failure = error instanceof IpcError ? error : new IpcConnectionError(path, String(error), { cause: error });
-            this.state.next({ status: 'disconnected', attempt: this.attempt, retryInMs: wait, error: failure });
-            this.logger.warn('tagstream server connection lost; reconnecting', { address: this.endpoint.address, attempt: this.attempt, delayMs: wait, error: failure.message });
-            return unrefTimer(wait, undefined, this.scheduler);
-          },
-        }),
-        takeUntil(this.stopped$),
-      )
-      .subscribe();
   }
 
   stop(): void {
-    if (this.status === 'stopped') return;
-    this.status = 'stopped';
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
-    this.stopped$.next();
-    this.stopped$.complete();
-    this.byEntity.complete();
-    this.changes$.complete();
+    if (!this.reads.stop()) return;
     this.agent.destroy();
     this.state.next({ status: 'stopped' });
     this.state.complete();
@@ -226,54 +209,36 @@ class RemoteTagger implements TaggerClient {
     return { ...this.client };
   }
 
-  tag(entity: string, cardinality: TagCardinality = 'low'): Promise<string[]> {
-    const invalid = checkQuery(entity, cardinality, this.status);
-    if (invalid !== undefined) return Promise.reject(invalid);
-    if (this.mirror.entities.has(entity)) return Promise.resolve(this.answer(entity, cardinality));
-    return lastValueFrom(this.direct(entity, cardinality).pipe(map((tags) => this.count(cardinality, [...tags]))));
+  tag(entity: string, cardinality?: TagCardinality): Promise<string[]> {
+    return this.reads.tag(entity, cardinality);
   }
 
-  tags$(entity: string, cardinality: TagCardinality = 'low'): Observable<string[]> {
-    return defer(() => {
-      const invalid = checkQuery(entity, cardinality, this.status);
-      if (invalid !== undefined) return throwError(() => invalid);
-      const known = this.mirror.entities.has(entity);
-      return this.byEntity.observe(entity).pipe(
-        connect((changes$) => {
-          const fromMirror$ = changes$.pipe(map(() => readMirror(this.mirror, entity, cardinality)));
-          // An entity the mirror lacks is asked for directly; a change reaching the mirror first wins.
-          const first$ = known ? of(readMirror(this.mirror, entity, cardinality)) : this.direct(entity, cardinality).pipe(takeUntil(changes$));
-          return merge(first$, fromMirror$);
-        }),
-        distinctUntilChanged(sameArray),
-        map((tags) => this.count(cardinality, [...tags])),
-        takeUntil(this.stopped$),
-      );
-    });
+  tags$(entity: string, cardinality?: TagCardinality): Observable<string[]> {
+    return this.reads.tags$(entity, cardinality);
   }
 
-  events$(eventsFilter: TagEventsFilter = {}): Observable<TagEvent> {
-    return tagEvents(() => this.mirror.entities, this.changes$, eventsFilter);
+  events$(eventsFilter?: TagEventsFilter): Observable<TagEvent> {
+    return this.reads.events$(eventsFilter);
   }
 
-  storedTags(entity: string, cardinality: TagCardinality = 'low'): readonly string[] {
-    return readMirror(this.mirror, entity, cardinality);
+  storedTags(entity: string, cardinality?: TagCardinality): readonly string[] {
+    return this.reads.storedTags(entity, cardinality);
   }
 
   storedEntries(): Iterable<readonly [string, EntityTags]> {
-    return this.mirror.entities.entries();
+    return this.reads.storedEntries();
   }
 
   list(): EntityListing[] {
-    return Array.from(this.mirror.entities, ([entity, tags]) => ({ entity, sources: [], tags }));
+    return this.reads.list();
   }
 
-  listSources(prefixes: readonly string[] = []): EntitySourcesListing[] {
-    const listed: EntitySourcesListing[] = [];
-    for (const [entity, tags] of this.mirror.entities) {
-      if (prefixes.length === 0 || prefixes.some((p) => entity.startsWith(p))) listed.push({ entity, sources: [], tags, bySource: [] });
-    }
-    return listed;
+  listSources(prefixes?: readonly string[]): EntitySourcesListing[] {
+    return this.reads.listSources(prefixes);
+  }
+
+  telemetry(): TaggerTelemetry {
+    return this.reads.telemetry();
   }
 
   entitySources$(prefixes: readonly string[] = []): Observable<EntitySourcesListing[]> {
@@ -297,20 +262,6 @@ class RemoteTagger implements TaggerClient {
     );
   }
 
-  telemetry(): TaggerTelemetry {
-    const c = this.counters;
-    return {
-      ...c,
-      queries: { low: { ...c.queries.low }, orchestrator: { ...c.queries.orchestrator }, high: { ...c.queries.high } },
-      rejectedByReason: { ...c.rejectedByReason },
-      entities: this.mirror.entities.size,
-      entitiesBySource: {},
-      pendingDeletes: 0,
-      internedStrings: 0,
-      watchedEntities: this.byEntity.keys,
-    };
-  }
-
   private onLine(line: StreamLine): void {
     this.client.lines += 1;
     switch (line.type) {
@@ -331,11 +282,7 @@ class RemoteTagger implements TaggerClient {
   }
 
   private apply(input: MirrorInput): void {
-    const changes = reduceMirror(this.mirror, input);
-    for (const change of changes) {
-      this.byEntity.emit(change.entity, change);
-      this.changes$.next(change);
-    }
+    this.reads.emit(reduceMirror(this.mirror, input));
   }
 
   /** Asks the server for one entity; answers with the mirror's (empty) tags when the server cannot. */
@@ -362,26 +309,13 @@ class RemoteTagger implements TaggerClient {
       }),
     );
   }
-
-  private answer(entity: string, cardinality: TagCardinality): string[] {
-    return this.count(cardinality, [...readMirror(this.mirror, entity, cardinality)]);
-  }
-
-  private count(cardinality: TagCardinality, tags: string[]): string[] {
-    const counters = this.counters.queries[cardinality];
-    if (tags.length === 0) counters.empty += 1;
-    else counters.found += 1;
-    return tags;
-  }
-
 }
 
 function hasLevels(line: EventLine): line is EventLine & { readonly levels: NonNullable<EventLine['levels']> } {
   return line.levels !== undefined;
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new IpcOptionError(name, `must be a positive number of milliseconds, got ${String(value)}`);
-  return value;
+/** A duration option, checked: a positive number of milliseconds, else an `IpcOptionError` naming it. */
+function duration(option: string, value: number | undefined, fallback: number): number {
+  return numberOption(option, value, fallback, { unit: 'milliseconds', error: (name, problem) => new IpcOptionError(name, problem) });
 }

@@ -1,4 +1,5 @@
-import type { EntityTags } from '../tagger/tag-store-state.js';
+import type { EntityTags } from '../tagger/contract.js';
+import type { StoreReader } from '../tagger/read-side.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { sameArray } from '../util/arrays.js';
 import type { EventLine } from './protocol.js';
@@ -169,4 +170,24 @@ function sameEntry(a: MirrorEntry, b: MirrorEntry): boolean {
  */
 export function readMirror(state: MirrorState, entity: string, cardinality: TagCardinality): readonly string[] {
   return state.entities.get(entity)?.[cardinality] ?? EMPTY;
+}
+
+/**
+ * The mirror as a Tagger's read side reads it: tags at each cardinality, no sources (the stream
+ * does not carry them; `TaggerClient.entitySources$()` asks the server for them).
+ *
+ * @example
+ * ```ts
+ * const reads = new ReadSide(mirrorReader(mirror), counters, miss);
+ * ```
+ */
+export function mirrorReader(state: MirrorState): StoreReader {
+  return {
+    read: (entity, cardinality) => readMirror(state, entity, cardinality),
+    // `state.entities` is read at each call: the first burst replaces the map.
+    entries: () => state.entities.entries(),
+    sources: () => [],
+    bySource: () => [],
+    gauges: () => ({ entities: state.entities.size, entitiesBySource: {}, pendingDeletes: 0, internedStrings: 0 }),
+  };
 }
