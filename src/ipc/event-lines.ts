@@ -51,11 +51,7 @@ const KEEPALIVE: StreamLine = Object.freeze({ type: 'keepalive' });
  * ```
  */
 export function eventLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions): Observable<StreamLine> {
-  const base: TagEventsFilter = options.prefixes.length === 0 ? {} : { prefix: options.prefixes };
-  const events$: Observable<EventLine> = options.levels
-    ? levelEvents(tagger, base)
-    : tagger.events$({ ...base, cardinality: options.cardinality }).pipe(map(plainLine));
-  return events$.pipe(markBurstEnd(), keepAlive(options.keepAliveInterval, options.scheduler));
+  return followedLines(tagger, options, prefixFilter(options)).pipe(markBurstEnd(), keepAlive(options.keepAliveInterval, options.scheduler));
 }
 
 /**
@@ -70,11 +66,7 @@ export function eventLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, optio
  * ```
  */
 export function changeLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions): Observable<StreamLine> {
-  const base: TagEventsFilter = { burst: false, ...(options.prefixes.length === 0 ? {} : { prefix: options.prefixes }) };
-  const events$: Observable<EventLine> = options.levels
-    ? levelEvents(tagger, base)
-    : tagger.events$({ ...base, cardinality: options.cardinality }).pipe(map(plainLine));
-  return events$.pipe(keepAlive(options.keepAliveInterval, options.scheduler));
+  return followedLines(tagger, options, { burst: false, ...prefixFilter(options) }).pipe(keepAlive(options.keepAliveInterval, options.scheduler));
 }
 
 /**
@@ -108,18 +100,33 @@ export function* storedLines(tagger: Pick<Tagger, 'storedEntries'>, options: Eve
  * ```
  */
 export function currentLine(tagger: Pick<Tagger, 'storedTags'>, entity: string, present: boolean, options: EventLinesOptions): EventLine {
-  if (!present) return options.levels ? { type: 'deleted', entity, tags: [], levels: { low: 0, orchestrator: 0 } } : { type: 'deleted', entity, tags: [] };
-  if (!options.levels) return { type: 'modified', entity, tags: tagger.storedTags(entity, options.cardinality) };
-  return {
-    type: 'modified',
-    entity,
-    tags: tagger.storedTags(entity, 'high'),
-    levels: { low: tagger.storedTags(entity, 'low').length, orchestrator: tagger.storedTags(entity, 'orchestrator').length },
-  };
+  const type = present ? 'modified' : 'deleted';
+  if (options.levels) return levelsLine(tagger, type, entity);
+  return { type, entity, tags: present ? tagger.storedTags(entity, options.cardinality) : [] };
+}
+
+/** The tagger's events of `options` (with levels, or at one cardinality) as protocol lines. */
+function followedLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions, base: TagEventsFilter): Observable<EventLine> {
+  return options.levels ? levelEvents(tagger, base) : tagger.events$({ ...base, cardinality: options.cardinality }).pipe(map(plainLine));
+}
+
+function prefixFilter(options: EventLinesOptions): TagEventsFilter {
+  return options.prefixes.length === 0 ? {} : { prefix: options.prefixes };
 }
 
 function plainLine(event: TagEvent): EventLine {
   return { type: event.type, entity: event.entity, tags: event.tags };
+}
+
+/** A line with levels for an entity as stored now: its `high` tags and how many are low and orchestrator; none once deleted. */
+function levelsLine(tagger: Pick<Tagger, 'storedTags'>, type: EventLine['type'], entity: string): EventLine {
+  if (type === 'deleted') return { type, entity, tags: [], levels: { low: 0, orchestrator: 0 } };
+  return {
+    type,
+    entity,
+    tags: tagger.storedTags(entity, 'high'),
+    levels: { low: tagger.storedTags(entity, 'low').length, orchestrator: tagger.storedTags(entity, 'orchestrator').length },
+  };
 }
 
 /**
@@ -129,15 +136,7 @@ function plainLine(event: TagEvent): EventLine {
  * by several gives identical consecutive lines, and the repeats are dropped.
  */
 function levelEvents(tagger: Pick<Tagger, 'events$' | 'storedTags'>, base: TagEventsFilter): Observable<EventLine> {
-  const withLevels = (event: TagEvent): EventLine => {
-    if (event.type === 'deleted') return { type: 'deleted', entity: event.entity, tags: [], levels: { low: 0, orchestrator: 0 } };
-    return {
-      type: event.type,
-      entity: event.entity,
-      tags: tagger.storedTags(event.entity, 'high'),
-      levels: { low: tagger.storedTags(event.entity, 'low').length, orchestrator: tagger.storedTags(event.entity, 'orchestrator').length },
-    };
-  };
+  const withLevels = (event: TagEvent): EventLine => levelsLine(tagger, event.type, event.entity);
   const narrower$ = (cardinality: TagCardinality): Observable<TagEvent> =>
     tagger.events$({ ...base, cardinality }).pipe(filter((event) => event.type === 'modified'));
   return merge(tagger.events$({ ...base, cardinality: 'high' }), narrower$('low'), narrower$('orchestrator')).pipe(

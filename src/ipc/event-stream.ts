@@ -5,7 +5,8 @@ import type { Logger } from '../util/logger.js';
 import { scheduleAfter } from '../util/unref-timer.js';
 import { type EventLinesOptions, changeLines, currentLine, storedLines } from './event-lines.js';
 import { type EventLine, type StreamLine, encodeLine } from './protocol.js';
-import type { ServerCounters } from './server-telemetry.js';
+import { LineQueue } from './event-stream-queue.js';
+import type { StreamEvent } from './server-state.js';
 
 /** How the server writes one event stream (internal to the server). */
 export interface EventStreamSettings {
@@ -23,9 +24,15 @@ export interface EventStreamSettings {
 /** A burst yields to the event loop every this many chunks. */
 const BURST_TURN = 8;
 
+const ONE_LINE: StreamEvent = Object.freeze({ type: 'lines', count: 1 });
+const CUT: StreamEvent = Object.freeze({ type: 'stream-cut', why: 'cut' });
+const STALLED: StreamEvent = Object.freeze({ type: 'stream-cut', why: 'stalled' });
+const ENDED: StreamEvent = Object.freeze({ type: 'stream-ended' });
+
 /**
  * Writes one event stream to `res` (headers already sent) until the reader goes, the tagger
- * stops or `closing$` emits; then ends or destroys the response and counts it in `counters`.
+ * stops or `closing$` emits; then ends or destroys the response. What happens to the stream (lines,
+ * a cut, its end) is told to `report`: the server's state machine counts it (server-state.ts).
  *
  * - One write at a time is in the socket: the next goes only once the socket has taken it.
  * - The burst is pulled from {@link Tagger.storedEntries} a chunk of about `chunkBytes` at a time.
@@ -40,7 +47,7 @@ const BURST_TURN = 8;
  * @example
  * ```ts
  * res.writeHead(200, { 'content-type': 'application/x-ndjson' });
- * writeEventStream(tagger, res, lineOptions, settings, counters, closing$);
+ * writeEventStream(tagger, res, lineOptions, settings, (event) => console.log(event.type), closing$);
  * ```
  */
 export function writeEventStream(
@@ -48,19 +55,15 @@ export function writeEventStream(
   res: ServerResponse,
   options: EventLinesOptions,
   settings: EventStreamSettings,
-  counters: ServerCounters,
+  report: (event: StreamEvent) => void,
   closing$: Observable<void>,
 ): void {
-  new EventStreamWriter(tagger, res, options, settings, counters).run(closing$);
+  new EventStreamWriter(tagger, res, options, settings, report).run(closing$);
 }
 
 class EventStreamWriter {
-  /** Encoded lines waiting for the socket, oldest first; `head` characters of the first are sent. */
-  private readonly queue: string[] = [];
-  private queueStart = 0;
-  private head = 0;
-  /** Bytes of the lines in `queue` (less what is sent of the first one, approximately). */
-  private queuedBytes = 0;
+  /** Encoded change lines waiting for the socket. */
+  private readonly queue = new LineQueue();
   /** Entities changed while the burst is written, and whether they exist after the change. */
   private dirty: Map<string, boolean> | undefined = new Map();
   private burst: Iterator<EventLine> | undefined;
@@ -77,7 +80,7 @@ class EventStreamWriter {
     private readonly res: ServerResponse,
     private readonly options: EventLinesOptions,
     private readonly settings: EventStreamSettings,
-    private readonly counters: ServerCounters,
+    private readonly report: (event: StreamEvent) => void,
   ) {}
 
   run(closing$: Observable<void>): void {
@@ -118,8 +121,7 @@ class EventStreamWriter {
 
   private enqueue(text: string): void {
     this.queue.push(text);
-    this.queuedBytes += Buffer.byteLength(text);
-    this.counters.streamLines += 1;
+    this.report(ONE_LINE);
   }
 
   /**
@@ -128,11 +130,9 @@ class EventStreamWriter {
    * True when the stream goes on.
    */
   private checkBacklog(): boolean {
-    const next = this.queue[this.queueStart];
-    const waiting = this.queuedBytes - (next === undefined ? 0 : Buffer.byteLength(next) - this.head);
-    if (waiting <= this.settings.maxBacklog) return true;
-    this.counters.streamsCut += 1;
-    this.settings.logger.warn('cut an event stream whose reader fell behind', { pendingBytes: this.queuedBytes, maxStreamBacklog: this.settings.maxBacklog });
+    if (this.queue.waitingBytes() <= this.settings.maxBacklog) return true;
+    this.report(CUT);
+    this.settings.logger.warn('cut an event stream whose reader fell behind', { pendingBytes: this.queue.queuedBytes, maxStreamBacklog: this.settings.maxBacklog });
     this.close();
     return false;
   }
@@ -140,7 +140,7 @@ class EventStreamWriter {
   /** Hands the socket its next piece (queued lines, else the next chunk of the burst) when it has taken the last one. */
   private pump(): void {
     if (this.inFlight || this.done || this.res.destroyed) return;
-    const text = this.queueStart < this.queue.length ? this.takeQueued() : this.takeBurst();
+    const text = this.queue.isEmpty() ? this.takeBurst() : this.queue.take(this.settings.chunkBytes);
     if (text.length === 0) return;
     this.inFlight = true;
     this.stall = scheduleAfter(this.settings.stallTimeout, () => {
@@ -160,48 +160,28 @@ class EventStreamWriter {
     });
   }
 
-  /** Up to about `chunkBytes` of queued lines; a longer line goes in pieces of that many characters. */
-  private takeQueued(): string {
-    const limit = this.settings.chunkBytes;
-    let text = '';
-    while (this.queueStart < this.queue.length && text.length < limit) {
-      const line = this.queue[this.queueStart] ?? '';
-      const piece = line.slice(this.head, this.head + limit - text.length);
-      text += piece;
-      this.head += piece.length;
-      if (this.head < line.length) break;
-      this.queue[this.queueStart] = '';
-      this.queueStart += 1;
-      this.head = 0;
-    }
-    this.queuedBytes = Math.max(0, this.queuedBytes - Buffer.byteLength(text));
-    if (this.queueStart === this.queue.length) {
-      this.queue.length = 0;
-      this.queueStart = 0;
-    } else if (this.queueStart > 1024 && this.queueStart * 2 > this.queue.length) {
-      this.queue.splice(0, this.queueStart);
-      this.queueStart = 0;
-    }
-    return text;
-  }
-
   /** The next chunk of the burst; at its end the `synced` line, and what changed meanwhile is queued. */
   private takeBurst(): string {
     const burst = this.burst;
     if (burst === undefined) return '';
     const limit = this.settings.chunkBytes;
     let text = '';
+    let lines = 0;
     let next = burst.next();
     while (next.done !== true) {
       text += encodeBurstLine(next.value);
-      this.burstCount += 1;
-      this.counters.streamLines += 1;
-      if (text.length >= limit) return text;
+      lines += 1;
+      if (text.length >= limit) break;
       next = burst.next();
+    }
+    this.burstCount += lines;
+    if (next.done !== true) {
+      this.report({ type: 'lines', count: lines });
+      return text;
     }
     this.burst = undefined;
     text += encodeLine({ type: 'synced', entities: this.burstCount });
-    this.counters.streamLines += 1;
+    this.report({ type: 'lines', count: lines + 1 });
     const dirty = this.dirty ?? new Map<string, boolean>();
     this.dirty = undefined;
     for (const [entity, present] of dirty) this.enqueue(encodeLine(currentLine(this.tagger, entity, present, this.options)));
@@ -212,9 +192,9 @@ class EventStreamWriter {
   private onStall(): void {
     this.stall = undefined;
     if (this.done || !this.inFlight) return;
-    this.counters.streamsStalled += 1;
+    this.report(STALLED);
     this.settings.logger.warn('closed an event stream whose reader took nothing', {
-      pendingBytes: this.res.writableLength + this.queuedBytes,
+      pendingBytes: this.res.writableLength + this.queue.queuedBytes,
       readerStallTimeout: this.settings.stallTimeout,
     });
     this.close();
@@ -231,15 +211,11 @@ class EventStreamWriter {
     this.stall = undefined;
     this.burst = undefined;
     this.dirty = undefined;
-    this.counters.openStreams -= 1;
-    if (!this.done && !this.res.writableEnded && !this.res.destroyed) {
-      // A clean end (the server closes, the tagger stopped): what is queued goes out first.
-      const rest = this.queue.slice(this.queueStart);
-      if (rest.length > 0 && rest[0] !== undefined) rest[0] = rest[0].slice(this.head);
-      this.res.end(rest.join(''));
-    }
+    this.report(ENDED);
+    // A clean end (the server closes, the tagger stopped): what is queued goes out first.
+    if (!this.done && !this.res.writableEnded && !this.res.destroyed) this.res.end(this.queue.takeAll());
     this.done = true;
-    this.queue.length = 0;
+    this.queue.clear();
   }
 }
 

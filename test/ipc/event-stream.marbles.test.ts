@@ -9,7 +9,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { TagEvent, Tagger } from '../../src/index.js';
 import { writeEventStream } from '../../src/ipc/event-stream.js';
-import { createServerCounters } from '../../src/ipc/server-telemetry.js';
+import { type ServerEvent, initialServerState, reduceServerState, serverTelemetry } from '../../src/ipc/server-state.js';
 import { silentLogger } from '../../src/index.js';
 
 /** A response whose writes stay in flight until `complete()` is called for them. */
@@ -50,6 +50,17 @@ function fakeTagger(live: Subject<TagEvent>): Pick<Tagger, 'events$' | 'storedTa
   return { events$: () => live, storedTags: () => [], storedEntries: () => [] };
 }
 
+/** The server's state machine, as the server keeps it, with one stream open. */
+function serverWithOneStream() {
+  let state = reduceServerState(initialServerState(), { type: 'stream-opened' });
+  return {
+    report: (event: ServerEvent) => {
+      state = reduceServerState(state, event);
+    },
+    telemetry: () => serverTelemetry(state),
+  };
+}
+
 const settings = (scheduler: TestScheduler) => ({ maxBacklog: 1024 * 1024, stallTimeout: 1000, chunkBytes: 64 * 1024, logger: silentLogger, scheduler });
 const options = { cardinality: 'low' as const, prefixes: [], levels: false, keepAliveInterval: 1_000_000 };
 
@@ -60,9 +71,8 @@ describe('writeEventStream: the stall timer (virtual time)', () => {
     });
     scheduler.run(({ flush }) => {
       const res = new FakeResponse();
-      const counters = createServerCounters();
-      counters.openStreams = 1;
-      writeEventStream(fakeTagger(new Subject()), res as unknown as ServerResponse, options, settings(scheduler), counters, NEVER);
+      const server = serverWithOneStream();
+      writeEventStream(fakeTagger(new Subject()), res as unknown as ServerResponse, options, settings(scheduler), server.report, NEVER);
       expect(res.written).toEqual(['{"type":"synced","entities":0}\n']); // in flight from t=0
       scheduler.schedule(() => {
         expect(res.destroyed).toBe(false);
@@ -71,7 +81,7 @@ describe('writeEventStream: the stall timer (virtual time)', () => {
         expect(res.destroyed).toBe(true);
       }, 1000);
       flush();
-      expect(counters).toMatchObject({ streamsStalled: 1, streamsCut: 0, openStreams: 0 });
+      expect(server.telemetry()).toMatchObject({ streamsStalled: 1, streamsCut: 0, openStreams: 0 });
     });
   });
 
@@ -82,9 +92,8 @@ describe('writeEventStream: the stall timer (virtual time)', () => {
     scheduler.run(({ flush }) => {
       const res = new FakeResponse();
       const live = new Subject<TagEvent>();
-      const counters = createServerCounters();
-      counters.openStreams = 1;
-      writeEventStream(fakeTagger(live), res as unknown as ServerResponse, options, settings(scheduler), counters, NEVER);
+      const server = serverWithOneStream();
+      writeEventStream(fakeTagger(live), res as unknown as ServerResponse, options, settings(scheduler), server.report, NEVER);
       for (const t of [900, 1800, 2700]) {
         scheduler.schedule(() => {
           res.complete(); // taken at 900, 1800, 2700 ...
@@ -98,7 +107,7 @@ describe('writeEventStream: the stall timer (virtual time)', () => {
       flush();
       // The last write (at 2700) was never taken: closed at 3700.
       expect(res.destroyed).toBe(true);
-      expect(counters).toMatchObject({ streamsStalled: 1, openStreams: 0 });
+      expect(server.telemetry()).toMatchObject({ streamsStalled: 1, openStreams: 0 });
     });
   });
 });
