@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CreateTaggerOptions, type DefaultTaggerApi, TaggerNotInitializedError, containerId } from '../../src/index.js';
 import type { TaggerClientOptions } from '../../src/ipc/index.js';
-import * as remote from '../../src/tagger/default/remote.js';
+import * as remote from '../../src/ipc/remote-default-tagger.js';
 import * as local from '../../src/tagger/default/local.js';
 import { type Fixture, put, startFixture, tempDir } from './helpers.js';
 
@@ -14,8 +14,8 @@ const A = containerId('a');
 
 /** The `./default` export with the remote condition, as package.json should hold it. */
 const DEFAULT_EXPORT = {
-  types: { 'tagstream-remote': './dist/tagger/default/remote.d.ts', default: './dist/tagger/default/local.d.ts' },
-  'tagstream-remote': './dist/tagger/default/remote.js',
+  types: { 'tagstream-remote': './dist/ipc/remote-default-tagger.d.ts', default: './dist/tagger/default/local.d.ts' },
+  'tagstream-remote': './dist/ipc/remote-default-tagger.js',
   default: './dist/tagger/default/local.js',
 };
 
@@ -57,7 +57,7 @@ beforeAll(async () => {
   await run(
     process.execPath,
     [tsc, '--outDir', join(pkg.dir, 'dist'), '--rootDir', join(ROOT, 'src'), '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2023',
-      '--skipLibCheck', '--types', 'node', '--strict', join(ROOT, 'src/tagger/default/local.ts'), join(ROOT, 'src/tagger/default/remote.ts')],
+      '--skipLibCheck', '--types', 'node', '--strict', join(ROOT, 'src/tagger/default/local.ts'), join(ROOT, 'src/ipc/remote-default-tagger.ts')],
     ROOT,
   );
 }, 120_000);
