@@ -1,7 +1,6 @@
 import {
   BehaviorSubject,
   EMPTY,
-  asyncScheduler,
   catchError,
   concat,
   defer,
@@ -22,105 +21,26 @@ import {
   timeout,
   timer,
 } from 'rxjs';
-import type { Observable, SchedulerLike } from 'rxjs';
-import type { KubeConfig, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { Observable } from 'rxjs';
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import { EntityIdPrefix } from '../../tagger/entity-id.js';
-import { isPodUid, isRuntimeContainerId } from '../shared/id-forms.js';
-import { noRedirectHttp } from './no-redirect-http.js';
-import { deleteEntityInfo } from '../../tagger/stream-collector.js';
 import { SourcePriority } from '../../tagger/types.js';
 import type { Collector, TagInfo } from '../../tagger/types.js';
-import { silentLogger } from '../../util/logger.js';
-import type { Logger } from '../../util/logger.js';
-import type { MetadataAsTags } from '../shared/metadata-as-tags.js';
-import { KubernetesCollectorOptionError, KubernetesListError } from './errors.js';
+import { isPodUid, isRuntimeContainerId } from '../shared/id-forms.js';
+import { createKubernetesCollectorState, loopTagInfos, podTagInfos, retryDelay, stepKubernetesCollector } from './collector-state.js';
+import type { KubernetesCollectorCounters, KubernetesCollectorInput, KubernetesCollectorState, NodeList } from './collector-state.js';
+import { KubernetesListError } from './errors.js';
 import { extractPodTags } from './extract.js';
 import type { PodExtractOptions } from './extract.js';
-import { EMPTY_POD_INDEX, indexPods } from './pod-index.js';
-import type { PodIndex } from './pod-index.js';
-import { diffPodLists } from './pod-list-diff.js';
+import { loadKubernetesModule, kubernetesApi } from './client.js';
+import type { KubernetesApi, ListPage, PageRequest } from './client.js';
+import { resolveKubernetesOptions } from './options.js';
+import type { KubernetesCollectorOptions } from './options.js';
+import { indexPods } from './pod-index.js';
 
-type K8s = typeof import('@kubernetes/client-node');
-
-/**
- * Options of {@link kubernetesCollector}. Durations are in milliseconds.
- *
- * @example
- * ```ts
- * const options: KubernetesCollectorOptions = { nodeName: 'ip-10-0-3-17', period: 10_000, podLabelsAsTags: { team: 'team' } };
- * ```
- */
-export interface KubernetesCollectorOptions {
-  /** Where the API server is (default: a `KubeConfig` loaded with `loadFromDefault()`: `$KUBECONFIG`, `~/.kube/config`, or in-cluster). */
-  readonly kubeConfig?: KubeConfig;
-  /** The node whose pods are listed (default: `process.env.NODE_NAME`; required). */
-  readonly nodeName?: string;
-  /** Time between two lists (default 5000). */
-  readonly period?: number;
-  /** Pod label -> tag name, as for {@link extractPodTags}. */
-  readonly podLabelsAsTags?: MetadataAsTags;
-  /** Pod annotation -> tag name, as for {@link extractPodTags}. */
-  readonly podAnnotationsAsTags?: MetadataAsTags;
-  /** Also list the cluster's services each period, for `kube_service` tags (default false). */
-  readonly listServices?: boolean;
-  /** The longest one list page may take before the list counts as failed (default 10000). */
-  readonly requestTimeout?: number;
-  /** Pods per list page (default 500). */
-  readonly pageSize?: number;
-  /** Delays after a failed list: `initial`, doubled per failure up to `max` (defaults 1000, 30000); reset by a complete list. */
-  readonly backoff?: { readonly initial?: number; readonly max?: number };
-  /** The source written into every TagInfo (default 'kubernetes', as {@link extractPodTags}). */
-  readonly source?: string;
-  /** The scheduler of the period, the backoff and the timeouts (default `asyncScheduler`). */
-  readonly scheduler?: SchedulerLike;
-  /** Where failed lists and malformed pods are reported (default: silent). */
-  readonly logger?: Logger;
-}
-
-/**
- * What the Kubernetes collector has done since it was created.
- *
- * @example
- * ```ts
- * const { lists, listErrors, pods, emitted, deletes }: KubernetesCollectorCounters = k8s.counters;
- * ```
- */
-export interface KubernetesCollectorCounters {
-  /** Lists of the node started (by the period and by `fetch`). */
-  readonly lists: number;
-  /** Lists that gave no complete list (error status, timeout, partial, unreachable). */
-  readonly listErrors: number;
-  /** The failed lists that broke after their first page (`partial`), also counted in `listErrors`. */
-  readonly partialLists: number;
-  /** Pods of the node in the last complete list. */
-  readonly pods: number;
-  /** TagInfos with tags emitted by `tagInfo$`. */
-  readonly emitted: number;
-  /** Deletes (`deleteEntity`) emitted by `tagInfo$`. */
-  readonly deletes: number;
-  /** `fetch` look-ups that found nothing. */
-  readonly fetchMisses: number;
-  /** Pods too malformed to read tags from (a container status without an image...); skipped and logged. */
-  readonly extractErrors: number;
-}
-
-/**
- * The collector's link to the API server: `idle` while nobody subscribes to `tagInfo$`,
- * `connecting` until the first complete list, `connected` after each complete list, `retrying`
- * after a failed one, waiting `delayMs` before attempt `attempt`.
- *
- * @example
- * ```ts
- * k8s.state$.subscribe((state) => {
- *   if (state.status === 'retrying') console.warn(`kubernetes: ${state.reason.message}; retry in ${state.delayMs} ms`);
- * });
- * ```
- */
-export type KubernetesCollectorState =
-  | { readonly status: 'idle' }
-  | { readonly status: 'connecting' }
-  | { readonly status: 'connected'; readonly pods: number }
-  | { readonly status: 'retrying'; readonly attempt: number; readonly delayMs: number; readonly reason: KubernetesListError };
+// The collector's types live beside the code that gives them meaning; they are its public API too.
+export type { KubernetesCollectorCounters, KubernetesCollectorState } from './collector-state.js';
+export type { KubernetesCollectorOptions } from './options.js';
 
 /**
  * The pull-mode Kubernetes collector: a {@link Collector} with `fetch`, its state and counters.
@@ -143,37 +63,6 @@ export interface KubernetesCollector extends Collector {
   readonly state$: Observable<KubernetesCollectorState>;
 }
 
-/** One page of a list, as the typed client returns it. */
-interface ListPage<T> {
-  readonly items: readonly T[];
-  readonly metadata?: { readonly _continue?: string };
-}
-
-interface PageRequest {
-  readonly fieldSelector?: string;
-  readonly limit: number;
-  readonly _continue?: string;
-}
-
-interface Lister {
-  readonly pods: (request: PageRequest) => Promise<ListPage<V1Pod>>;
-  readonly services: (request: PageRequest) => Promise<ListPage<V1Service>>;
-}
-
-/** A complete list of the node. */
-interface NodeList {
-  readonly index: PodIndex;
-  readonly services: readonly V1Service[];
-  /** Identifies the services' state: when it changes, every pod's `kube_service` tags may. */
-  readonly servicesKey: string;
-}
-
-/** What one run of the period loop remembers: the last complete list and the TagInfos it gave. */
-interface Session {
-  list: NodeList | undefined;
-  readonly infos: Map<string, readonly TagInfo[]>;
-}
-
 const POD_PREFIX = `${EntityIdPrefix.KubernetesPod}://`;
 const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
 
@@ -194,11 +83,6 @@ function servicesKeyOf(services: readonly V1Service[]): string {
     .map((s) => `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}@${s.metadata?.resourceVersion ?? ''}`)
     .sort()
     .join(',');
-}
-
-function positive(option: string, value: number, expected = 'a positive number of milliseconds'): number {
-  if (!(Number.isFinite(value) && value > 0)) throw new KubernetesCollectorOptionError(option, value, expected);
-  return value;
 }
 
 /**
@@ -224,6 +108,9 @@ function positive(option: string, value: number, expected = 'a positive number o
  * form the node reports (a pod uid is a UUID, a container id a runtime's token such as 64 hex
  * digits) is a miss without a list.
  *
+ * The rules — what a list changes, the backoff, the counters — are the pure state machine of
+ * `collector-state.ts`; this function is its IO.
+ *
  * Throws {@link KubernetesCollectorOptionError} when there is no node name or an option is out
  * of range.
  *
@@ -237,91 +124,52 @@ function positive(option: string, value: number, expected = 'a positive number o
  * ```
  */
 export function kubernetesCollector(options: KubernetesCollectorOptions = {}): KubernetesCollector {
-  const givenNodeName = options.nodeName ?? process.env['NODE_NAME'];
-  const nodeName = givenNodeName?.trim() ?? '';
-  if (nodeName.length === 0) {
-    throw new KubernetesCollectorOptionError('nodeName', givenNodeName, 'the name of the node (set options.nodeName or NODE_NAME)');
-  }
-  const period = positive('period', options.period ?? 5000);
-  const requestTimeout = positive('requestTimeout', options.requestTimeout ?? 10_000);
-  const pageSize = options.pageSize ?? 500;
-  if (!Number.isInteger(pageSize) || pageSize < 1) throw new KubernetesCollectorOptionError('pageSize', pageSize, 'an integer >= 1');
-  const initialDelay = options.backoff?.initial ?? 1000;
-  const maxDelay = options.backoff?.max ?? 30_000;
-  if (!(Number.isFinite(initialDelay) && initialDelay > 0 && Number.isFinite(maxDelay) && maxDelay >= initialDelay)) {
-    throw new KubernetesCollectorOptionError('backoff', JSON.stringify(options.backoff), '0 < initial <= max');
-  }
-  const source = options.source ?? 'kubernetes';
-  if (source.length === 0) throw new KubernetesCollectorOptionError('source', source, 'a non-empty string');
-  const scheduler = options.scheduler ?? asyncScheduler;
-  const logger = options.logger ?? silentLogger;
-  const listServices = options.listServices === true;
+  const config = resolveKubernetesOptions(options);
+  const { nodeName, requestTimeout, pageSize, source, scheduler, logger, listServices } = config;
   const fieldSelector = `spec.nodeName=${nodeName}`;
   const extractBase: PodExtractOptions = {
     source,
     logger,
-    ...(options.podLabelsAsTags === undefined ? {} : { podLabelsAsTags: options.podLabelsAsTags }),
-    ...(options.podAnnotationsAsTags === undefined ? {} : { podAnnotationsAsTags: options.podAnnotationsAsTags }),
+    ...(config.podLabelsAsTags === undefined ? {} : { podLabelsAsTags: config.podLabelsAsTags }),
+    ...(config.podAnnotationsAsTags === undefined ? {} : { podAnnotationsAsTags: config.podAnnotationsAsTags }),
   };
-  let extractErrors = 0;
-  /** The pod's TagInfos; none, counted and logged, for a pod too malformed to read. */
-  const extract = (pod: V1Pod, services: readonly V1Service[]): readonly TagInfo[] => {
+  /** The pod's TagInfos; `undefined`, logged, for a pod too malformed to read (the state machine counts it). */
+  const extract = (pod: V1Pod, services: readonly V1Service[]): readonly TagInfo[] | undefined => {
     try {
-      return Object.freeze(extractPodTags(pod, listServices ? { ...extractBase, services } : extractBase));
+      return extractPodTags(pod, listServices ? { ...extractBase, services } : extractBase);
     } catch (error) {
-      extractErrors += 1;
       logger.warn('kubernetes: skipping a pod whose tags could not be read', {
         podUid: pod.metadata?.uid,
         pod: pod.metadata?.name,
         namespace: pod.metadata?.namespace,
         error,
       });
-      return Object.freeze([]);
+      return undefined;
     }
   };
 
-  let lists = 0;
-  let listErrors = 0;
-  let partialLists = 0;
-  let pods = 0;
-  let emitted = 0;
-  let deletes = 0;
-  let fetchMisses = 0;
-  /** The running loop's memory; undefined while nobody subscribes. */
-  let session: Session | undefined;
-  /** The last complete list, by the loop or by a fetch. */
-  let last: NodeList | undefined;
-  let lister: Lister | undefined;
-
-  const state$ = new BehaviorSubject<KubernetesCollectorState>({ status: 'idle' });
-  const setState = (state: KubernetesCollectorState): void => {
-    state$.next(state);
+  const machine = createKubernetesCollectorState({ source, backoff: config.backoff, extract });
+  const state$ = new BehaviorSubject<KubernetesCollectorState>(machine.status);
+  /** One step of the state machine; a changed status is published. */
+  const step = (input: KubernetesCollectorInput): readonly TagInfo[] => {
+    const before = machine.status;
+    const out = stepKubernetesCollector(machine, input);
+    if (machine.status !== before) state$.next(machine.status);
+    return out;
   };
 
-  const lister$: Observable<Lister> = defer(() => {
-    if (lister !== undefined) return of(lister);
-    return from(import('@kubernetes/client-node')).pipe(
-      map((k8s: K8s): Lister => {
-        let kc = options.kubeConfig;
+  let api: KubernetesApi | undefined;
+  const api$: Observable<KubernetesApi> = defer(() => {
+    if (api !== undefined) return of(api);
+    return from(loadKubernetesModule()).pipe(
+      map((k8s): KubernetesApi => {
+        let kc = config.kubeConfig;
         if (kc === undefined) {
           kc = new k8s.KubeConfig();
           kc.loadFromDefault();
         }
-        // As makeApiClient, with an HTTP layer that never follows a redirect off the API server.
-        const cluster = kc.getCurrentCluster();
-        if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-        const api = new k8s.CoreV1Api(
-          k8s.createConfiguration({
-            baseServer: new k8s.ServerConfiguration(cluster.server, {}),
-            authMethods: { default: kc },
-            httpApi: noRedirectHttp(k8s),
-          }),
-        );
-        lister = {
-          pods: (request) => api.listPodForAllNamespaces(request),
-          services: (request) => api.listServiceForAllNamespaces(request),
-        };
-        return lister;
+        api = kubernetesApi(k8s, kc);
+        return api;
       }),
       catchError((error: unknown) =>
         throwError(() => new KubernetesListError('unavailable', 'pods', 1, `no usable kubeconfig: ${describe(error)}`, undefined, { cause: error })),
@@ -369,70 +217,46 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
       );
     });
 
-  /** One complete list of the node (and of the services, with `listServices`); counted. */
-  const listNode$: Observable<NodeList> = defer(() => {
-    lists += 1;
-    return lister$.pipe(
-      mergeMap((api) =>
-        forkJoin([listAll$('pods', api.pods), listServices ? listAll$('services', api.services) : of<V1Service[]>([])]),
-      ),
-      map(([items, services]): NodeList => {
-        const { index, skipped } = indexPods(items);
-        if (skipped > 0) logger.warn(`kubernetes: skipped ${skipped} pod(s) without a uid`, { node: nodeName, skipped });
-        return { index, services, servicesKey: listServices ? servicesKeyOf(services) : '' };
-      }),
-      tap({
-        next: (list) => {
-          last = list;
-        },
-        error: (error: unknown) => {
-          listErrors += 1;
-          if (error instanceof KubernetesListError && error.reason === 'partial') partialLists += 1;
-        },
-      }),
-    );
-  });
-
-  /** What a complete list changes: deletes first, then the TagInfos of changed pods. */
-  const apply = (current: Session, list: NodeList): TagInfo[] => {
-    const previous = current.list;
-    const diff = diffPodLists(previous?.index ?? EMPTY_POD_INDEX, list.index, {
-      resendAll: previous !== undefined && previous.servicesKey !== list.servicesKey,
+  /**
+   * One complete list of the node (and of the services, with `listServices`), told to the state
+   * machine; its TagInfos are those of the changes when it is the loop's (`forLoop`). A failed
+   * list is counted and errors.
+   */
+  const listNode$ = (forLoop: boolean): Observable<{ readonly list: NodeList; readonly infos: readonly TagInfo[] }> =>
+    defer(() => {
+      step({ type: 'listStarted' });
+      return api$.pipe(
+        mergeMap((client) => forkJoin([listAll$('pods', client.pods), listServices ? listAll$('services', client.services) : of<V1Service[]>([])])),
+        map(([items, services]) => {
+          const { index, skipped } = indexPods(items);
+          if (skipped > 0) logger.warn(`kubernetes: skipped ${skipped} pod(s) without a uid`, { node: nodeName, skipped });
+          const list: NodeList = { index, services, servicesKey: listServices ? servicesKeyOf(services) : '' };
+          return { list, infos: step({ type: 'listed', list, forLoop }) };
+        }),
+        tap({
+          error: (error: unknown) => {
+            step({ type: 'listFailed', partial: error instanceof KubernetesListError && error.reason === 'partial' });
+          },
+        }),
+      );
     });
-    const out: TagInfo[] = diff.deletedEntities.map((entity) => deleteEntityInfo(entity, source));
-    for (const item of diff.removed) current.infos.delete(item.uid);
-    for (const item of diff.changed) {
-      const infos = extract(item.pod, list.services);
-      current.infos.set(item.uid, infos);
-      for (const info of infos) out.push(info);
-    }
-    current.list = list;
-    pods = list.index.pods.size;
-    deletes += diff.deletedEntities.length;
-    emitted += out.length - diff.deletedEntities.length;
-    return out;
-  };
 
   const loop$: Observable<TagInfo> = defer(() => {
-    const current: Session = { list: undefined, infos: new Map() };
-    session = current;
-    let attempt = 0;
-    setState({ status: 'connecting' });
-    return listNode$.pipe(
-      tap((list) => {
-        attempt = 0;
-        setState({ status: 'connected', pods: list.index.pods.size });
-      }),
-      mergeMap((list) => from(apply(current, list))),
-      repeat({ delay: () => timer(period, scheduler) }),
+    step({ type: 'started' });
+    const generation = machine.generation;
+    return listNode$(true).pipe(
+      mergeMap(({ infos }) => from(infos)),
+      repeat({ delay: () => timer(config.period, scheduler) }),
       retry({
         delay: (error: unknown) => {
-          attempt += 1;
-          const delayMs = Math.min(maxDelay, initialDelay * 2 ** (attempt - 1));
           const reason =
             error instanceof KubernetesListError
               ? error
               : new KubernetesListError('unavailable', 'pods', 1, describe(error), undefined, { cause: error });
+          // Stepped without publishing, so that the warning comes before the new state, as it always did.
+          stepKubernetesCollector(machine, { type: 'loopFailed', reason });
+          const { attempt } = machine;
+          const delayMs = retryDelay(machine);
           logger.warn(`${reason.message}; nothing deleted, retrying in ${delayMs} ms`, {
             node: nodeName,
             reason: reason.reason,
@@ -441,26 +265,22 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
             delayMs,
             error: reason,
           });
-          setState({ status: 'retrying', attempt, delayMs, reason });
+          state$.next(machine.status);
           return timer(delayMs, scheduler);
         },
       }),
       finalize(() => {
-        if (session === current) session = undefined;
-        setState({ status: 'idle' });
+        step({ type: 'stopped', generation });
       }),
     );
   });
   const shared$ = loop$.pipe(share());
 
-  const tagInfo$: Observable<TagInfo> = defer(() => {
-    const running = session;
-    const replay = running === undefined ? [] : [...running.infos.values()].flat();
-    return concat(from(replay), shared$);
-  });
+  const tagInfo$: Observable<TagInfo> = defer(() => concat(from(loopTagInfos(machine)), shared$));
 
   /** Lists the node now for a look-up; concurrent look-ups share it. */
-  const fetchList$ = listNode$.pipe(
+  const fetchList$ = listNode$(false).pipe(
+    map(({ list }) => list),
     catchError((error: unknown) => {
       logger.warn(`${describe(error)}; the look-up finds nothing`, {
         node: nodeName,
@@ -472,18 +292,6 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
     share(),
   );
 
-  const answer = (list: NodeList, entity: string): readonly TagInfo[] | undefined => {
-    const uid = list.index.entities.get(entity);
-    const item = uid === undefined ? undefined : list.index.pods.get(uid);
-    if (uid === undefined || item === undefined) return undefined;
-    const running = session;
-    if (running?.list === list) {
-      const infos = running.infos.get(uid);
-      if (infos !== undefined) return infos;
-    }
-    return extract(item.pod, list.services);
-  };
-
   const fetch = (entity: string): Observable<TagInfo> =>
     defer(() => {
       // Only ids in the form the node reports them are looked up: anything else lists nothing.
@@ -491,21 +299,22 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
         ? isPodUid(entity.slice(POD_PREFIX.length))
         : entity.startsWith(CONTAINER_PREFIX) && isRuntimeContainerId(entity.slice(CONTAINER_PREFIX.length));
       if (!inForm) {
-        fetchMisses += 1;
+        step({ type: 'fetchMissed' });
         return EMPTY;
       }
-      const known = last === undefined ? undefined : answer(last, entity);
+      const last = machine.last;
+      const known = last === undefined ? undefined : podTagInfos(machine, last, entity);
       if (known !== undefined) return from(known);
       let found = false;
       return fetchList$.pipe(
         mergeMap((list) => {
-          const infos = answer(list, entity);
+          const infos = podTagInfos(machine, list, entity);
           if (infos === undefined) return EMPTY;
           found = true;
           return from(infos);
         }),
         finalize(() => {
-          if (!found) fetchMisses += 1;
+          if (!found) step({ type: 'fetchMissed' });
         }),
       );
     });
@@ -517,7 +326,7 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
     tagInfo$,
     fetch,
     get counters(): KubernetesCollectorCounters {
-      return Object.freeze({ lists, listErrors, partialLists, pods, emitted, deletes, fetchMisses, extractErrors });
+      return Object.freeze({ ...machine.counters });
     },
     get state(): KubernetesCollectorState {
       return state$.getValue();

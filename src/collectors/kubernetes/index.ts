@@ -3,6 +3,8 @@
  *
  * @module
  */
+export { loadKubeConfig } from './client.js';
+export type { KubeConfigSource } from './client.js';
 export { kubernetesCollector } from './collector.js';
 export type {
   KubernetesCollector,

@@ -166,6 +166,7 @@ describe('stepDockerCollector properties', () => {
           expired: emitted('expired'),
         });
       }),
+      { numRuns: 300 },
     );
   });
 });
