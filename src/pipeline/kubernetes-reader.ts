@@ -24,6 +24,7 @@ import { InvalidPipelineOptionError, MissingUidError, ReaderError } from './erro
 import type { Applied } from './reader-state.js';
 import { applyListItem, applyWatchEvent, finishList, newReaderState } from './reader-state.js';
 import type { PipelineTelemetry } from './telemetry.js';
+import { backoffDelay } from '../util/backoff.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 
@@ -304,7 +305,7 @@ export function kubernetesReader(kubeConfig: KubeConfig, kind: EntryKind, option
               state.resourceVersion = undefined;
               return timer(0, scheduler);
             }
-            const delay = Math.min(maxDelay, initialDelay * 2 ** (attempt - 1));
+            const delay = backoffDelay(attempt, initialDelay, maxDelay);
             const error = err instanceof ReaderError ? err : new ReaderError(kind, 'list', status, err);
             telemetry?.readerError(kind);
             logger.warn(`${error.message}; reconnecting in ${delay} ms`, { kind, attempt, delay, status, error });
