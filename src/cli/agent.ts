@@ -318,7 +318,7 @@ async function startCollector(detection: Detection, config: AgentConfig, logger:
     }
     switch (detection.name) {
       case 'docker': {
-        const [{ dockerClient }, { dockerCollector }] = await Promise.all([import('../collectors/docker/client.js'), import('../collectors/docker/collector.js')]);
+        const { dockerClient, dockerCollector } = await import('../collectors/docker/index.js');
         const docker = dockerCollector({
           // A client that never follows a redirect: no request leaves for another host than the engine.
           docker: dockerClient('socketPath' in detection.target ? { socketPath: detection.target.socketPath } : { host: detection.target.host, port: detection.target.port }),
@@ -330,10 +330,8 @@ async function startCollector(detection: Detection, config: AgentConfig, logger:
         return { name: 'docker', collector: docker, initial, state$: docker.state$.pipe(map((s) => dockerShownState(s, detection.reason))) };
       }
       case 'kubernetes': {
-        const [k8s, { kubernetesCollector }] = await Promise.all([import('@kubernetes/client-node'), import('../collectors/kubernetes/collector.js')]);
-        const kubeConfig = new k8s.KubeConfig();
-        if ('inCluster' in detection.kube) kubeConfig.loadFromCluster();
-        else kubeConfig.loadFromFile(detection.kube.kubeconfig);
+        const { kubernetesCollector, loadKubeConfig } = await import('../collectors/kubernetes/index.js');
+        const kubeConfig = await loadKubeConfig('inCluster' in detection.kube ? { inCluster: true } : { file: detection.kube.kubeconfig });
         const kube = kubernetesCollector({
           kubeConfig,
           nodeName: detection.nodeName,
