@@ -38,12 +38,23 @@ export type { PruneOptions } from './tagger/prune.js';
 export { storeChanges, tagStore } from './tagger/tag-store.js';
 export type { TagStoreOptions } from './tagger/tag-store.js';
 export { createTagger } from './tagger/tagger.js';
-export type { CreateTaggerOptions, EntityListing, EntitySourcesListing, EntityTags, TagEvent, TagEventsFilter, Tagger } from './tagger/contract.js';
+export type {
+  CreateTaggerOptions,
+  EntityListing,
+  EntitySourcesListing,
+  EntityTags,
+  OverriddenTag,
+  QueryCounters,
+  SourcePriorityName,
+  SourceTagsListing,
+  TagEvent,
+  TagEventsFilter,
+  Tagger,
+  TaggerTelemetry,
+} from './tagger/contract.js';
 export { priorityName } from './tagger/source-listing.js';
-export type { OverriddenTag, SourcePriorityName, SourceTagsListing } from './tagger/source-listing.js';
 export { deleteEntityInfo, streamCollector, tagInfo } from './tagger/stream-collector.js';
 export type { StreamCollectorOptions, TagInfoInit } from './tagger/stream-collector.js';
-export type { QueryCounters, TaggerTelemetry } from './tagger/telemetry.js';
 export type { DefaultTaggerApi } from './tagger/default/api.js';
 export { consoleLogger, silentLogger } from './util/logger.js';
 export type { LogFields, LogLevel, Logger } from './util/logger.js';

@@ -5,9 +5,7 @@
  */
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { Logger } from '../util/logger.js';
-import type { SourceTagsListing } from './source-listing.js';
-import type { TaggerTelemetry } from './telemetry.js';
-import type { Collector, TagCardinality } from './types.js';
+import type { Collector, SourcePriority, TagCardinality } from './types.js';
 
 /**
  * An entity's tags, cumulative by cardinality; frozen arrays, computed once per change.
@@ -142,4 +140,104 @@ export interface Tagger {
   listSources(prefixes?: readonly string[]): EntitySourcesListing[];
   /** A snapshot of the counters and gauges. */
   telemetry(): TaggerTelemetry;
+}
+
+/**
+ * The name of a {@link SourcePriority} value.
+ *
+ * @example
+ * ```ts
+ * const name: SourcePriorityName = 'NodeRuntime';
+ * ```
+ */
+export type SourcePriorityName = keyof typeof SourcePriority;
+
+/**
+ * A tag of a source that is not served from it: a higher-priority source gives a tag of the same
+ * name, and its values win.
+ *
+ * @example
+ * ```ts
+ * const lost: OverriddenTag = { tag: 'team:payments', by: ['kubelet'] };
+ * ```
+ */
+export interface OverriddenTag {
+  readonly tag: string;
+  /** The sources whose values of the name are served (the highest priority giving it). */
+  readonly by: readonly string[];
+}
+
+/**
+ * What one source stored for one entity.
+ *
+ * @example
+ * ```ts
+ * const docker: SourceTagsListing = { source: 'docker', priority: 0, priorityName: 'NodeRuntime', low: ['team:payments'], orchestrator: [], high: ['container_name:cache'], overridden: [] };
+ * ```
+ */
+export interface SourceTagsListing {
+  readonly source: string;
+  readonly priority: SourcePriority;
+  readonly priorityName: SourcePriorityName;
+  /** The tags this source gave at each cardinality (each level alone, not cumulative). */
+  readonly low: readonly string[];
+  readonly orchestrator: readonly string[];
+  readonly high: readonly string[];
+  /** Its tags that are not served: their name is given by a higher-priority source. */
+  readonly overridden: readonly OverriddenTag[];
+}
+
+/** Query outcomes counted by the Tagger. */
+export interface QueryCounters {
+  /** Answers with at least one tag. */
+  readonly found: number;
+  /** Answers with no tag (unknown entity, or nothing at that cardinality). */
+  readonly empty: number;
+}
+
+/**
+ * A snapshot of the Tagger's counters and gauges, as a plain object (JSON-serializable).
+ *
+ * @example
+ * ```ts
+ * const t = tagger.telemetry();
+ * console.log(t.entities, t.entitiesBySource.docker, t.queries.low.found);
+ * ```
+ */
+export interface TaggerTelemetry {
+  /** Gauge: entities stored. */
+  readonly entities: number;
+  /** Gauge: entities each source holds tags for. */
+  readonly entitiesBySource: Readonly<Record<string, number>>;
+  /** Gauge: entities whose delete waits for the next prune. */
+  readonly pendingDeletes: number;
+  /** Gauge: distinct interned tag strings. */
+  readonly internedStrings: number;
+  /** Gauge: entities with at least one live `tags$` subscriber. */
+  readonly watchedEntities: number;
+  /** TagInfo updates that changed the store. */
+  readonly updates: number;
+  /** TagInfo updates identical to what was stored (nothing changed, nobody woken). */
+  readonly unchangedUpdates: number;
+  /** Deletes requested by collectors. */
+  readonly deletes: number;
+  /** Prunes run, and entities they removed. */
+  readonly prunes: number;
+  readonly prunedEntities: number;
+  /** Queries by cardinality and outcome. */
+  readonly queries: Readonly<Record<TagCardinality, QueryCounters>>;
+  /** Fetches on miss started, and how they ended. */
+  readonly fetches: number;
+  readonly fetchNotFound: number;
+  readonly fetchErrors: number;
+  readonly fetchTimeouts: number;
+  /** Fetched TagInfo dropped because the entity's delete was pending or pruned meanwhile. */
+  readonly fetchDiscarded: number;
+  /** Queries answered from the not-found memory instead of fetching again. */
+  readonly negativeCacheHits: number;
+  /** Inputs refused, in total and by reason. */
+  readonly rejected: number;
+  readonly rejectedByReason: Readonly<Record<string, number>>;
+  /** Errors raised by collectors' streams (each followed by a resubscription). */
+  readonly collectorErrors: number;
 }

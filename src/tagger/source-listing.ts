@@ -4,52 +4,11 @@
  */
 import { type StoredSource, tagName } from './merged-tags.js';
 import type { StoredEntity } from './tag-store-state.js';
+import type { OverriddenTag, SourcePriorityName, SourceTagsListing } from './contract.js';
 import { SourcePriority } from './types.js';
 
-/**
- * The name of a {@link SourcePriority} value.
- *
- * @example
- * ```ts
- * const name: SourcePriorityName = 'NodeRuntime';
- * ```
- */
-export type SourcePriorityName = keyof typeof SourcePriority;
-
-/**
- * A tag of a source that is not served from it: a higher-priority source gives a tag of the same
- * name, and its values win.
- *
- * @example
- * ```ts
- * const lost: OverriddenTag = { tag: 'team:payments', by: ['kubelet'] };
- * ```
- */
-export interface OverriddenTag {
-  readonly tag: string;
-  /** The sources whose values of the name are served (the highest priority giving it). */
-  readonly by: readonly string[];
-}
-
-/**
- * What one source stored for one entity.
- *
- * @example
- * ```ts
- * const docker: SourceTagsListing = { source: 'docker', priority: 0, priorityName: 'NodeRuntime', low: ['team:payments'], orchestrator: [], high: ['container_name:cache'], overridden: [] };
- * ```
- */
-export interface SourceTagsListing {
-  readonly source: string;
-  readonly priority: SourcePriority;
-  readonly priorityName: SourcePriorityName;
-  /** The tags this source gave at each cardinality (each level alone, not cumulative). */
-  readonly low: readonly string[];
-  readonly orchestrator: readonly string[];
-  readonly high: readonly string[];
-  /** Its tags that are not served: their name is given by a higher-priority source. */
-  readonly overridden: readonly OverriddenTag[];
-}
+// Named here too for the modules that import them from this file.
+export type { OverriddenTag, SourcePriorityName, SourceTagsListing } from './contract.js';
 
 /**
  * The name of a priority value.

@@ -1,60 +1,9 @@
+import type { TaggerTelemetry } from './contract.js';
 import type { TagStoreStep } from './tag-store-state.js';
 import type { TagCardinality } from './types.js';
 
-/** Query outcomes counted by the Tagger. */
-export interface QueryCounters {
-  /** Answers with at least one tag. */
-  readonly found: number;
-  /** Answers with no tag (unknown entity, or nothing at that cardinality). */
-  readonly empty: number;
-}
-
-/**
- * A snapshot of the Tagger's counters and gauges, as a plain object (JSON-serializable).
- *
- * @example
- * ```ts
- * const t = tagger.telemetry();
- * console.log(t.entities, t.entitiesBySource.docker, t.queries.low.found);
- * ```
- */
-export interface TaggerTelemetry {
-  /** Gauge: entities stored. */
-  readonly entities: number;
-  /** Gauge: entities each source holds tags for. */
-  readonly entitiesBySource: Readonly<Record<string, number>>;
-  /** Gauge: entities whose delete waits for the next prune. */
-  readonly pendingDeletes: number;
-  /** Gauge: distinct interned tag strings. */
-  readonly internedStrings: number;
-  /** Gauge: entities with at least one live `tags$` subscriber. */
-  readonly watchedEntities: number;
-  /** TagInfo updates that changed the store. */
-  readonly updates: number;
-  /** TagInfo updates identical to what was stored (nothing changed, nobody woken). */
-  readonly unchangedUpdates: number;
-  /** Deletes requested by collectors. */
-  readonly deletes: number;
-  /** Prunes run, and entities they removed. */
-  readonly prunes: number;
-  readonly prunedEntities: number;
-  /** Queries by cardinality and outcome. */
-  readonly queries: Readonly<Record<TagCardinality, QueryCounters>>;
-  /** Fetches on miss started, and how they ended. */
-  readonly fetches: number;
-  readonly fetchNotFound: number;
-  readonly fetchErrors: number;
-  readonly fetchTimeouts: number;
-  /** Fetched TagInfo dropped because the entity's delete was pending or pruned meanwhile. */
-  readonly fetchDiscarded: number;
-  /** Queries answered from the not-found memory instead of fetching again. */
-  readonly negativeCacheHits: number;
-  /** Inputs refused, in total and by reason. */
-  readonly rejected: number;
-  readonly rejectedByReason: Readonly<Record<string, number>>;
-  /** Errors raised by collectors' streams (each followed by a resubscription). */
-  readonly collectorErrors: number;
-}
+// Named here too for the modules that import them from this file.
+export type { QueryCounters, TaggerTelemetry } from './contract.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends Readonly<Record<string, infer V>> ? Record<string, V> : T[K] };
 
