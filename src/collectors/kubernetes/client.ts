@@ -73,7 +73,8 @@ export function loadKubernetesModule(): Promise<KubernetesModule> {
 /**
  * A `KubeConfig` for {@link kubernetesCollector}'s `kubeConfig` option, loaded from `source` (by
  * default as `loadFromDefault()` does). The client library is loaded here, so that its user needs
- * no import of its own. Rejects when the file cannot be read or the service account is missing.
+ * no import of its own. Rejects when a kubeconfig file cannot be read; in-cluster, the service
+ * account's token is read when a request is sent.
  *
  * @example
  * ```ts
