@@ -1,14 +1,24 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { from, mergeMap, type Observable, ReplaySubject, type SchedulerLike, takeUntil } from 'rxjs';
-import { consoleLogger, type Logger } from '../util/logger.js';
-import { cachingCoordinator, DEFAULT_STREAM_STATE_CACHE_EXPIRE } from './cache.js';
-import { bundleScanner, encodeLogEntry, type IndexedBundle } from './codec.js';
+import { from, mergeMap, type Observable, ReplaySubject, takeUntil } from 'rxjs';
+import { cachingCoordinator } from './cache.js';
+import { bundleScanner, type IndexedBundle } from './codec.js';
+import { resolveCollectorSettings, type LogCollectorOptions } from './collector-options.js';
+import {
+  type CollectorEvent,
+  type CollectorState,
+  countDrop,
+  dropSummary,
+  initialCollectorState,
+  type LogCollectorStats,
+  type MessageDrops,
+  NO_DROPS,
+  reduceCollectorState,
+  streamVerdict,
+} from './collector-state.js';
 import type { Coordinator, LogStreamState } from './coordinator.js';
 import {
   attempt,
   CollectorClosedError,
   CoordinatorError,
-  type DecodeFailure,
   FailureTally,
   InvalidBundleError,
   InvalidEntryError,
@@ -20,40 +30,15 @@ import {
   StorageError,
   UnexpectedError,
 } from './errors.js';
+import { planEntry } from './entry-plan.js';
 import { unpackMessage } from './message.js';
-import type { Storage } from './storage.js';
 import type { BundleEntry, ButlerMetadata } from './types.js';
-import {
-  descriptorError,
-  logEntryError,
-  projectNameError,
-  secretError,
-  streamNameError,
-  streamPath,
-} from './validate.js';
+import { projectNameError, secretError, streamNameError } from './validate.js';
+import { runAll, type TurnTaker, turnTaker } from './work-pool.js';
 
-/** The default number of messages, and of entries of one message, worked on at once. */
-export const DEFAULT_MAX_MESSAGE_WORKERS = 4;
-
-/** Options of {@link createLogCollector}. */
-export interface LogCollectorOptions {
-  /** The stream registry. The collector wraps it in {@link cachingCoordinator} (see below). */
-  readonly coordinator: Coordinator;
-  readonly storage: Storage;
-  /** Messages in flight in `collect`, and entries of one message worked on at once. Default 4. */
-  readonly maxMessageWorkers?: number;
-  /**
-   * How long a stream's coordinator state is cached, in ms. Default 10 minutes. 0 turns the cache
-   * off (every bundle entry asks the coordinator: for a coordinator that caches itself).
-   */
-  readonly streamStateCacheExpire?: number;
-  /** The most streams the cache holds. Default 1,048,576. */
-  readonly streamStateCacheSize?: number;
-  /** Default `consoleLogger('warn')`. */
-  readonly logger?: Logger;
-  /** The cache's clock (`now()`). Default `asyncScheduler`. */
-  readonly scheduler?: SchedulerLike;
-}
+export { DEFAULT_MAX_MESSAGE_WORKERS } from './collector-options.js';
+export type { LogCollectorOptions } from './collector-options.js';
+export type { LogCollectorStats } from './collector-state.js';
 
 /** A transport's message: its bytes, or an object carrying them as `data`. */
 export type CollectorMessage = Uint8Array | { readonly data: Uint8Array };
@@ -67,32 +52,6 @@ export interface CollectOutcome<M> {
   readonly redeliver: boolean;
   /** The failure, when `process` rejected. */
   readonly error?: Error;
-}
-
-/** Counters since the collector was made. */
-export interface LogCollectorStats {
-  /** Messages taken by `process`. */
-  readonly messages: number;
-  /** Messages dropped because they could not be decoded, by reason. */
-  readonly dropped: Readonly<Record<DecodeFailure, number>>;
-  /** Bundle entries seen. */
-  readonly bundleEntries: number;
-  /** Non-terminal bundle entries without logs, skipped. */
-  readonly skippedEntries: number;
-  /** Bundle entries refused by a rule (permanent). */
-  readonly invalidEntries: number;
-  /** Bundle entries dropped because their secret is not the stream's. */
-  readonly wrongSecret: number;
-  /** Bundle entries dropped because their stream is archived or purged. */
-  readonly archived: number;
-  /** Log entries newly stored. */
-  readonly logsStored: number;
-  /** Messages rejected with a transient error. */
-  readonly transientErrors: number;
-  /** Messages rejected with a permanent error. */
-  readonly permanentErrors: number;
-  /** Messages being processed now. */
-  readonly inFlight: number;
 }
 
 /**
@@ -123,65 +82,11 @@ export interface LogCollector {
   stats(): LogCollectorStats;
 }
 
-type MutableStats = { -readonly [K in keyof LogCollectorStats]: LogCollectorStats[K] } & {
-  dropped: Record<DecodeFailure, number>;
-};
-
-/**
- * How long one message may hold the thread before it lets timers and IO run: a bundle of hundreds
- * of thousands of entries takes seconds to work through, and must not starve everything else.
- */
-const YIELD_AFTER_MS = 10;
-
 /** Top-level bundle fields scanned between two checks of the clock. */
 const SCAN_STEP = 1024;
 
-/** Tells when a message has held the thread long enough to yield; `pause()` yields. */
-function turnTaker(): { due(): boolean; pause(): Promise<void> } {
-  let since = performance.now();
-  return {
-    due: () => performance.now() - since >= YIELD_AFTER_MS,
-    async pause() {
-      await nextTurn();
-      since = performance.now();
-    },
-  };
-}
-
-/**
- * Runs `work(0)` ... `work(count - 1)` with at most `limit` at once, yielding to the event loop
- * when `turn` says so; resolves when all are done. `work` reports its own failures; anything it
- * throws goes to `failed`.
- */
-async function runAll(
-  count: number,
-  limit: number,
-  turn: ReturnType<typeof turnTaker>,
-  work: (i: number) => Promise<void>,
-  failed: (error: unknown) => void,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      try {
-        await work(i);
-      } catch (error) {
-        failed(error);
-      }
-      if (turn.due()) await turn.pause();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
-}
-
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A value for an error message: quoted, and clipped (a bundle prefix may be 4 KiB). */
-function quote(value: string, max = 64): string {
-  return value.length <= max ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, max))}… (${value.length} chars)`;
 }
 
 /** A bundle field for an error: whole up to 4 KiB + a margin, clipped beyond (hostile input). */
@@ -205,12 +110,6 @@ function asStorageError(error: unknown): StorageError {
   });
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * Makes a log collector. The rules, after LogDog's collector:
  *
@@ -227,7 +126,9 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * - entries are stored (idempotently) and a terminal entry's index is sent to the coordinator.
  *
  * Backend failures reject with a `CoordinatorError` or `StorageError` that is transient when the
- * backend's error was.
+ * backend's error was. Its parts: the options (collector-options.ts), the state machine — open or
+ * closed, the counters, what becomes of an entry once its stream is known — (collector-state.ts),
+ * each entry's rules (entry-plan.ts); this function is the IO between them.
  *
  * @example
  * ```ts
@@ -236,45 +137,24 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
  * ```
  */
 export function createLogCollector(options: LogCollectorOptions): LogCollector {
-  const workers = Math.max(1, options.maxMessageWorkers ?? DEFAULT_MAX_MESSAGE_WORKERS);
-  const logger = options.logger ?? consoleLogger('warn');
-  const storage = options.storage;
-  const expire = options.streamStateCacheExpire ?? DEFAULT_STREAM_STATE_CACHE_EXPIRE;
-  const coordinator =
-    expire > 0
-      ? cachingCoordinator(options.coordinator, {
-          expire,
+  const settings = resolveCollectorSettings(options);
+  const { workers, logger, storage } = settings;
+  const coordinator: Coordinator =
+    settings.streamStateCacheExpire > 0
+      ? cachingCoordinator(settings.coordinator, {
+          expire: settings.streamStateCacheExpire,
           logger,
-          ...(options.streamStateCacheSize === undefined ? {} : { size: options.streamStateCacheSize }),
-          ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+          ...(settings.streamStateCacheSize === undefined ? {} : { size: settings.streamStateCacheSize }),
+          ...(settings.scheduler === undefined ? {} : { scheduler: settings.scheduler }),
         })
-      : options.coordinator;
+      : settings.coordinator;
 
-  const stats: MutableStats = {
-    messages: 0,
-    dropped: {
-      frame: 0,
-      metadata: 0,
-      'content-type': 0,
-      compression: 0,
-      'too-large': 0,
-      'unknown-version': 0,
-      bundle: 0,
-    },
-    bundleEntries: 0,
-    skippedEntries: 0,
-    invalidEntries: 0,
-    wrongSecret: 0,
-    archived: 0,
-    logsStored: 0,
-    transientErrors: 0,
-    permanentErrors: 0,
-    inFlight: 0,
+  let state: CollectorState = initialCollectorState();
+  const dispatch = (event: CollectorEvent): void => {
+    state = reduceCollectorState(state, event);
   };
   const inFlight = new Set<Promise<void>>();
   const closing$ = new ReplaySubject<void>(1);
-  let closed = false;
-
 
   /** What the entries of one message share. */
   interface MessageWork {
@@ -285,7 +165,7 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     /** The message's failures: counted all, the first few kept and logged. */
     readonly tally: FailureTally;
     /** Entries of this message dropped (not failed): logged for the first few, then summed up. */
-    readonly drops: { wrongSecret: number; archived: number };
+    drops: MessageDrops;
   }
 
   /** Records a failure of an entry; logs it when it is one of the few the message keeps. */
@@ -303,62 +183,24 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
    * of thousands of them).
    */
   function refuse(work: MessageWork, reason: InvalidEntryReason, describe: () => string, path?: string): void {
-    stats.invalidEntries++;
+    dispatch({ type: 'entry-refused' });
     if (work.tally.full) work.tally.countOnly(`InvalidEntry:${reason}`, false);
     else report(work, new InvalidEntryError(reason, describe(), path));
   }
 
   async function processEntry(work: MessageWork, entry: BundleEntry): Promise<void> {
     const { bundle, metadata } = work;
-    if (entry.logs.length === 0 && !entry.terminal) {
-      stats.skippedEntries++;
+    const plan = planEntry(bundle.prefix, work.badSecret, entry);
+    if (plan.kind === 'skip') {
+      dispatch({ type: 'entry-skipped' });
       logger.debug('logs: bundle entry is non-terminal and has no logs; skipped');
       return;
     }
-    if (work.badSecret !== undefined) {
-      refuse(work, 'secret', () => `invalid prefix secret: ${String(work.badSecret)}`);
+    if (plan.kind === 'refuse') {
+      refuse(work, plan.reason, plan.describe, plan.path);
       return;
     }
-    if (entry.desc === undefined) {
-      refuse(work, 'descriptor', () => 'invalid descriptor: missing');
-      return;
-    }
-    if (entry.desc.prefix !== '' && entry.desc.prefix !== bundle.prefix) {
-      const entryPrefix = entry.desc.prefix;
-      refuse(
-        work,
-        'prefix-mismatch',
-        () => `mismatched bundle and entry prefixes: ${quote(bundle.prefix)} != ${quote(entryPrefix)}`,
-      );
-      return;
-    }
-    const desc = entry.desc.prefix === '' ? { ...entry.desc, prefix: bundle.prefix } : entry.desc;
-    const badDesc = descriptorError(desc);
-    if (badDesc !== undefined) {
-      refuse(work, 'descriptor', () => `invalid descriptor: ${badDesc.length > 300 ? `${badDesc.slice(0, 300)}…` : badDesc}`);
-      return;
-    }
-    const path = streamPath(desc.prefix, desc.name);
-
-    const first = entry.logs[0]?.streamIndex ?? 0;
-    const data: Uint8Array[] = [];
-    for (const [i, log] of entry.logs.entries()) {
-      const badLog = logEntryError(log, desc.streamType);
-      if (badLog !== undefined) {
-        refuse(work, 'log-entry', () => `invalid log entry ${log.streamIndex}: ${badLog}`, path);
-        return;
-      }
-      if (log.streamIndex !== first + i) {
-        refuse(
-          work,
-          'non-contiguous',
-          () => `non-contiguous log entry block: expected index ${first + i}, got ${log.streamIndex}`,
-          path,
-        );
-        return;
-      }
-      data.push(encodeLogEntry(log));
-    }
+    const { descriptor, path, first, data } = plan;
 
     const request: LogStreamState = {
       project: bundle.project,
@@ -369,31 +211,28 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
       archived: false,
       purged: false,
     };
-    let state: LogStreamState;
+    let stream: LogStreamState;
     try {
-      state = await attempt(() => coordinator.registerStream(request, desc));
+      stream = await attempt(() => coordinator.registerStream(request, descriptor));
     } catch (error) {
       report(work, asCoordinatorError('register', error), { path });
       return;
     }
-    if (!equalBytes(state.secret, bundle.secret)) {
-      stats.wrongSecret++;
-      if (++work.drops.wrongSecret <= MAX_SAMPLE_ERRORS) {
-        logger.warn('logs: bundle entry has the wrong secret for its stream; dropped', { path });
-      }
+    const verdict = streamVerdict(stream, bundle.secret, entry);
+    if (verdict.kind !== 'store') {
+      const why = verdict.kind;
+      dispatch({ type: 'entry-dropped', why });
+      const counted = countDrop(work.drops, why);
+      work.drops = counted.drops;
+      if (!counted.log) return;
+      if (verdict.kind === 'wrong-secret') logger.warn('logs: bundle entry has the wrong secret for its stream; dropped', { path });
+      else logger.info(`logs: stream is ${verdict.status}; bundle entry dropped`, { path });
       return;
     }
-    if (state.archived || state.purged) {
-      stats.archived++;
-      if (++work.drops.archived <= MAX_SAMPLE_ERRORS) {
-        logger.info(`logs: stream is ${state.archived ? 'archived' : 'purged'}; bundle entry dropped`, { path });
-      }
-      return;
-    }
-    if (entry.terminal && state.terminalIndex >= 0 && state.terminalIndex !== entry.terminalIndex) {
+    if (verdict.terminalMismatch) {
       logger.warn('logs: terminal index disagrees with the coordinator', {
         path,
-        coordinator: state.terminalIndex,
+        coordinator: stream.terminalIndex,
         bundle: entry.terminalIndex,
       });
     }
@@ -403,7 +242,7 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
       tasks.push(
         attempt(() => storage.put({ project: bundle.project, path, index: first, entries: data })).then(
           (stored) => {
-            stats.logsStored += stored;
+            dispatch({ type: 'logs-stored', count: stored });
           },
           (error: unknown) => {
             report(work, asStorageError(error), { path, index: first });
@@ -415,9 +254,9 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
       const terminate = {
         project: bundle.project,
         path,
-        secret: state.secret,
+        secret: stream.secret,
         terminalIndex: entry.terminalIndex,
-        ...(state.id === undefined ? {} : { id: state.id }),
+        ...(stream.id === undefined ? {} : { id: stream.id }),
       };
       tasks.push(
         attempt(() => coordinator.terminateStream(terminate)).catch((error: unknown) => {
@@ -428,61 +267,60 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
     await Promise.all(tasks);
   }
 
-  async function run(message: Uint8Array): Promise<void> {
-    stats.messages++;
-    const turn = turnTaker();
-    let metadata: ButlerMetadata;
-    let bundle: IndexedBundle | undefined;
+  /** Reads a message's bundle a step at a time (yielding on a long one); undefined when the message is dropped. */
+  async function readBundle(message: Uint8Array, turn: TurnTaker): Promise<{ metadata: ButlerMetadata; bundle: IndexedBundle } | undefined> {
     try {
-      let data: Uint8Array;
-      ({ metadata, data } = unpackMessage(message));
-      // The bundle is read a step at a time, yielding on a long one; only where each entry lies
-      // is kept, and entries are decoded one by one as they are worked on.
+      const { metadata, data } = unpackMessage(message);
+      // Only where each entry lies is kept, and entries are decoded one by one as they are worked on.
       const scanner = bundleScanner(data);
       for (;;) {
+        let bundle: IndexedBundle | undefined;
         try {
           bundle = scanner.step(SCAN_STEP);
         } catch (cause) {
           throw new MessageDecodeError('bundle', `malformed bundle: ${String(cause)}`, { cause });
         }
-        if (bundle !== undefined) break;
+        if (bundle !== undefined) return { metadata, bundle };
         if (turn.due()) await turn.pause();
       }
     } catch (error) {
       if (!(error instanceof MessageDecodeError)) throw error;
-      stats.dropped[error.reason]++;
+      dispatch({ type: 'message-dropped', reason: error.reason });
       logger.warn(`logs: message dropped: ${error.message}`, { reason: error.reason, bytes: message.length });
-      return;
+      return undefined;
     }
-    const indexed = bundle;
-    const badProject = projectNameError(indexed.project);
-    if (badProject !== undefined) throw new InvalidBundleError('project', clipValue(indexed.project), badProject);
-    const badPrefix = streamNameError(indexed.prefix);
-    if (badPrefix !== undefined) throw new InvalidBundleError('prefix', clipValue(indexed.prefix), badPrefix);
-    stats.bundleEntries += indexed.entryCount;
-    if (indexed.entryCount === 0) return;
+  }
+
+  async function run(message: Uint8Array): Promise<void> {
+    const turn = turnTaker();
+    const read = await readBundle(message, turn);
+    if (read === undefined) return;
+    const { metadata, bundle } = read;
+    const badProject = projectNameError(bundle.project);
+    if (badProject !== undefined) throw new InvalidBundleError('project', clipValue(bundle.project), badProject);
+    const badPrefix = streamNameError(bundle.prefix);
+    if (badPrefix !== undefined) throw new InvalidBundleError('prefix', clipValue(bundle.prefix), badPrefix);
+    dispatch({ type: 'bundle-read', entries: bundle.entryCount });
+    if (bundle.entryCount === 0) return;
     const work: MessageWork = {
-      bundle: indexed,
+      bundle,
       metadata,
-      badSecret: secretError(indexed.secret),
+      badSecret: secretError(bundle.secret),
       tally: new FailureTally(),
-      drops: { wrongSecret: 0, archived: 0 },
+      drops: NO_DROPS,
     };
     await runAll(
-      indexed.entryCount,
+      bundle.entryCount,
       workers,
       turn,
-      (i) => processEntry(work, indexed.entry(i)),
+      (i) => processEntry(work, bundle.entry(i)),
       (error) => {
         report(work, error instanceof LogsError ? error : new UnexpectedError(error));
       },
     );
-    const { wrongSecret, archived } = work.drops;
-    if (wrongSecret > MAX_SAMPLE_ERRORS || archived > MAX_SAMPLE_ERRORS) {
-      logger.warn(`logs: bundle entries of one message dropped: ${wrongSecret} wrong secret, ${archived} archived or purged`, {
-        wrongSecret,
-        archived,
-      });
+    const dropped = dropSummary(work.drops);
+    if (dropped !== undefined) {
+      logger.warn(`logs: bundle entries of one message dropped: ${dropped.wrongSecret} wrong secret, ${dropped.archived} archived or purged`, dropped);
     }
     const failure = work.tally.result();
     if (failure === undefined) return;
@@ -496,18 +334,17 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
   }
 
   function process(message: Uint8Array): Promise<void> {
-    if (closed) return Promise.reject(new CollectorClosedError());
+    if (state.closed) return Promise.reject(new CollectorClosedError());
+    dispatch({ type: 'message-started' });
     const work = run(message).catch((error: unknown) => {
       const failure = error instanceof LogsError ? error : new UnexpectedError(error);
-      if (failure.transient) stats.transientErrors++;
-      else stats.permanentErrors++;
+      dispatch({ type: 'message-failed', transient: failure.transient });
       throw failure;
     });
     inFlight.add(work);
-    stats.inFlight = inFlight.size;
     const done = (): void => {
       inFlight.delete(work);
-      stats.inFlight = inFlight.size;
+      dispatch({ type: 'message-settled' });
     };
     work.then(done, done);
     return work;
@@ -536,13 +373,13 @@ export function createLogCollector(options: LogCollectorOptions): LogCollector {
       );
     },
     async close() {
-      if (!closed) {
-        closed = true;
+      if (!state.closed) {
+        dispatch({ type: 'closed' });
         closing$.next();
         closing$.complete();
       }
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
-    stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
+    stats: () => ({ ...state.stats, dropped: { ...state.stats.dropped } }),
   };
 }

@@ -89,7 +89,8 @@ export type {
   FollowRetry,
 } from './storage.js';
 export { memoryStorage } from './memory-storage.js';
-export { createLogCollector, DEFAULT_MAX_MESSAGE_WORKERS } from './collector.js';
+export { createLogCollector } from './collector.js';
+export { DEFAULT_MAX_MESSAGE_WORKERS } from './collector-options.js';
 export {
   containerTagsCoordinator,
   createTaggedLogCollector,
@@ -97,10 +98,6 @@ export {
   CONTAINER_ID_TAG,
 } from './container-tags.js';
 export type { ContainerTagsOptions, TaggedLogCollectorOptions } from './container-tags.js';
-export type {
-  LogCollector,
-  LogCollectorOptions,
-  LogCollectorStats,
-  CollectorMessage,
-  CollectOutcome,
-} from './collector.js';
+export type { LogCollector, CollectorMessage, CollectOutcome } from './collector.js';
+export type { LogCollectorOptions } from './collector-options.js';
+export type { LogCollectorStats } from './collector-state.js';

@@ -15,6 +15,7 @@ import {
   throwError,
   timer,
 } from 'rxjs';
+import { backoffDelay } from '../util/backoff.js';
 import { isTransient } from './errors.js';
 
 /** One stored entry: its stream index and the encoded `LogEntry` (see `decodeLogEntry`). */
@@ -145,7 +146,7 @@ export function followEntries(
               resetOnSuccess: true,
               delay: (error: unknown, count: number) =>
                 isTransient(error)
-                  ? timer(Math.min(maxDelay, initialDelay * 2 ** Math.min(count - 1, 30)), scheduler)
+                  ? timer(backoffDelay(count, initialDelay, maxDelay), scheduler)
                   : throwError(() => error),
             }),
           );

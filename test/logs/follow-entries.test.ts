@@ -1,4 +1,4 @@
-import { lastValueFrom, NEVER, toArray } from 'rxjs';
+import { lastValueFrom, NEVER, toArray, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { followEntries, StorageError, type StoredEntry } from '../../src/logs/index.js';
 
@@ -59,5 +59,35 @@ describe('followEntries with retry', () => {
     expect(asked.length).toBe(calls);
     expect(seen).toEqual([0, 1, 2]);
     expect(new Set(asked.slice(1))).toEqual(new Set([3]));
+  });
+});
+
+describe('followEntries: the retry delays (virtual time)', () => {
+  it('waits initialDelay doubling to maxDelay between transient failures, and starts again at initialDelay after a success', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    // Batches of 3: 0 succeeds; 3 fails six times, then succeeds; 6 fails twice, then succeeds up to 9.
+    const failures = [undefined, ...Array.from({ length: 6 }, transient), undefined, transient(), transient()];
+    const { read, asked } = scriptedRead(10, failures);
+    const at: number[] = [];
+    const timed = (index: number, limit: number): Promise<StoredEntry[]> => {
+      at.push(scheduler.now());
+      return read(index, limit);
+    };
+    const seen: number[] = [];
+    const follow = { done: false };
+    followEntries(timed, NEVER, { project: 'p', path: 'a/+/b', until: 9 }, 3, { retry: { initialDelay: 100, maxDelay: 1000, scheduler } }).subscribe({
+      next: (e) => seen.push(e.index),
+      complete: () => (follow.done = true),
+    });
+    // Reads answer promises: let them settle, then run the timers due, until the follow is over.
+    for (let turn = 0; turn < 100 && !follow.done; turn++) {
+      await new Promise((r) => setImmediate(r));
+      scheduler.flush();
+    }
+    expect(follow.done).toBe(true);
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(asked).toEqual([0, 3, 3, 3, 3, 3, 3, 3, 6, 6, 6, 9]);
+    // 100, 200, 400, 800, 1000 (the most), 1000; then, after the success, 100 and 200 again.
+    expect(at).toEqual([0, 0, 100, 300, 700, 1500, 2500, 3500, 3500, 3600, 3800, 3800]);
   });
 });
