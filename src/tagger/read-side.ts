@@ -85,11 +85,6 @@ export class ReadSide {
     private readonly miss: MissPolicy,
   ) {}
 
-  /** Where the Tagger is in its life. */
-  get status(): TaggerStatus {
-    return this.state;
-  }
-
   /**
    * Starts the Tagger: `run` subscribes its writer. Idempotent; throws `TaggerNotRunningError` once
    * stopped (a stopped Tagger cannot start again).

@@ -7,7 +7,8 @@
 import type { EntityTags } from './contract.js';
 import { InternPool } from './intern-pool.js';
 import { MergedTags, type StoredSource } from './merged-tags.js';
-import { type Normalized, SHORT_LIST, normalize, sameSource } from './normalize-tags.js';
+import { normalize, sameSource } from './normalize-tags.js';
+import { indexOfSource, releaseSource, replaceSource, storeSource } from './stored-sources.js';
 import type { SourcePriority, TagCardinality, TagInfo } from './types.js';
 
 // Named here too for the modules that import it from this file.
@@ -250,7 +251,7 @@ function prune(state: MutableState, event: TagStoreEvent & { type: 'prune' }): T
     const stored = state.entities.get(entity);
     if (stored === undefined) continue;
     for (const source of stored.sources) {
-      dropSource(state, source);
+      releaseSource(state.pool, source);
       countSource(state, source.source, -1);
     }
     state.entities.delete(entity);
@@ -283,7 +284,7 @@ function upsert(
   }
 
   // Interned low tags that the source sends again move to the new entry as they are.
-  const added = empty ? undefined : addSource(state, info.source, priority, normalized, previous);
+  const added = empty ? undefined : storeSource(state.pool, info.source, priority, normalized, previous);
   if (previous === undefined) countSource(state, info.source, 1);
   else if (added === undefined) countSource(state, info.source, -1);
   if (stored === undefined) {
@@ -293,7 +294,7 @@ function upsert(
     return { state: outer(state), event, changes: [{ type: 'added', entity, before: undefined, after: record.tags }] };
   }
 
-  if (previous !== undefined && added === undefined) dropSource(state, previous);
+  if (previous !== undefined && added === undefined) releaseSource(state.pool, previous);
   const sources = replaceSource(stored.sources, at, added);
   const before = stored.tags;
   if (sources.length === 0) {
@@ -307,82 +308,8 @@ function upsert(
   return { state: outer(state), event, changes: [{ type: 'modified', entity, before, after: stored.tags }] };
 }
 
-function addSource(
-  state: MutableState,
-  source: string,
-  priority: SourcePriority,
-  normalized: Normalized,
-  previous: StoredSource | undefined,
-): StoredSource {
-  const tags = normalized.tags;
-  const lowEnd = normalized.lowEnd;
-  // Only low-cardinality tags repeat across many entities; pooling the others would only cost.
-  if (previous === undefined) {
-    for (let i = 0; i < lowEnd; i++) tags[i] = state.pool.acquire(tags[i] as string);
-  } else {
-    // Replacing a source: a tag it sends again keeps its pooled instance and its reference (no
-    // release and acquire pair); the others are acquired, and the previous ones not kept released.
-    const old = previous.tags;
-    const oldEnd = previous.lowEnd;
-    const kept = new Uint8Array(oldEnd);
-    const find = oldEnd <= SHORT_LIST ? undefined : indexOfLow(old, oldEnd);
-    for (let i = 0; i < lowEnd; i++) {
-      const tag = tags[i] as string;
-      const j = find === undefined ? scan(old, oldEnd, tag) : (find.get(tag) ?? -1);
-      if (j >= 0) {
-        tags[i] = old[j] as string;
-        kept[j] = 1;
-      } else {
-        tags[i] = state.pool.acquire(tag);
-      }
-    }
-    for (let j = 0; j < oldEnd; j++) if (kept[j] === 0) state.pool.release(old[j] as string);
-  }
-  // Frozen when first read (see MergedTags): most stored arrays are replaced before anyone reads them.
-  return { source, priority, tags, lowEnd, orchestratorEnd: normalized.orchestratorEnd };
-}
-
-/** The index of `tag` in `tags[0, end)`, or -1. */
-function scan(tags: readonly string[], end: number, tag: string): number {
-  for (let j = 0; j < end; j++) if (tags[j] === tag) return j;
-  return -1;
-}
-
-/** Tag -> index for `tags[0, end)` (a stored source holds each tag once): replacing stays linear. */
-function indexOfLow(tags: readonly string[], end: number): Map<string, number> {
-  const index = new Map<string, number>();
-  for (let j = 0; j < end; j++) index.set(tags[j] as string, j);
-  return index;
-}
-
-function dropSource(state: MutableState, stored: StoredSource): void {
-  for (let i = 0; i < stored.lowEnd; i++) state.pool.release(stored.tags[i] as string);
-}
-
 function countSource(state: MutableState, source: string, delta: 1 | -1): void {
   const count = (state.entitiesBySource.get(source) ?? 0) + delta;
   if (count <= 0) state.entitiesBySource.delete(source);
   else state.entitiesBySource.set(source, count);
-}
-
-function indexOfSource(sources: readonly StoredSource[], source: string): number {
-  for (let i = 0; i < sources.length; i++) if ((sources[i] as StoredSource).source === source) return i;
-  return -1;
-}
-
-/** A new sources array without the one at `at` (if any) and with `added` (if any) in priority order. */
-function replaceSource(sources: readonly StoredSource[], at: number, added: StoredSource | undefined): StoredSource[] {
-  const next: StoredSource[] = [];
-  let placed = added === undefined;
-  for (let i = 0; i < sources.length; i++) {
-    if (i === at) continue;
-    const other = sources[i] as StoredSource;
-    if (!placed && added !== undefined && (other.priority < added.priority || (other.priority === added.priority && other.source > added.source))) {
-      next.push(added);
-      placed = true;
-    }
-    next.push(other);
-  }
-  if (!placed && added !== undefined) next.push(added);
-  return next;
 }
