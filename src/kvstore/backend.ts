@@ -127,6 +127,13 @@ export interface KvBackend {
    * its connection resumes from the last revision it delivered.
    */
   watch(prefix: string, fromRevision: number): Observable<KvWatchEvent>;
+  /**
+   * The changes of {@link watch}, the events of one answer together, in revision order, never an
+   * empty batch (over etcd: one watch response, which holds every event of a transaction at
+   * least). Optional: a shared store follows it when the backend has it — one step per batch
+   * rather than per key — and `watch` otherwise.
+   */
+  watchBatches?(prefix: string, fromRevision: number): Observable<readonly KvWatchEvent[]>;
   /** The session lease's life: `granted` for each new lease, `lost` when one ends unasked. Hot. */
   readonly session$: Observable<KvSessionEvent>;
   /**

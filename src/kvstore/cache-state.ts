@@ -21,15 +21,18 @@ export interface CacheState<K> {
   readonly revision: number;
 }
 
-/** What the cache is told: a full list of the prefix, or one watch event. */
-export type CacheInput = { readonly type: 'listed'; readonly listing: KvListing } | KvWatchEvent;
+/** What the cache is told: a full list of the prefix, one watch event, or a batch of them (in revision order). */
+export type CacheInput =
+  | { readonly type: 'listed'; readonly listing: KvListing }
+  | { readonly type: 'events'; readonly events: readonly KvWatchEvent[] }
+  | KvWatchEvent;
 
 /** How the cache changed for one key. */
 export type CacheChange<K> =
   | { readonly type: 'update'; readonly name: string; readonly key: K; readonly value: string }
   | { readonly type: 'delete'; readonly name: string; readonly key: K; readonly value: string };
 
-/** The changes of one step, and the values that did not decode. */
+/** The changes of one step (a list, an event or a batch of events), and the values that did not decode. */
 export interface CacheStep<K> {
   readonly changes: readonly CacheChange<K>[];
   readonly rejected: readonly KvDecodeError[];
@@ -67,7 +70,8 @@ export function createCacheState<K>(): CacheState<K> {
 }
 
 /**
- * Applies a list or a watch event to the cache, in place, and says what changed.
+ * Applies a list, a watch event or a batch of them to the cache, in place, and says what changed
+ * (a batch: every event's changes, in order, in one step).
  *
  * - A list replaces the cache: keys it lacks are deleted (the deletes a compaction or an outage
  *   hid), keys whose value differs are updated, and the cache is current to the list's revision
@@ -106,19 +110,27 @@ export function reduceCache<K>(state: CacheState<K>, input: CacheInput, ctx: Cac
     cache.revision = input.listing.revision;
     return { changes, rejected };
   }
-  if (input.revision < cache.revision || !input.key.startsWith(ctx.pathPrefix)) return { changes, rejected };
-  cache.revision = input.revision;
-  const name = input.key.slice(ctx.pathPrefix.length);
-  if (input.type === 'put') {
-    put(cache, ctx, name, input.key, input.value, input.revision, changes, rejected);
+  if (input.type === 'events') {
+    for (const event of input.events) applyEvent(cache, ctx, event, changes, rejected);
   } else {
-    const cached = cache.entries.get(name);
-    if (cached !== undefined) {
-      cache.entries.delete(name);
-      changes.push({ type: 'delete', name, key: cached.key, value: cached.value });
-    }
+    applyEvent(cache, ctx, input, changes, rejected);
   }
   return { changes, rejected };
+}
+
+function applyEvent<K>(cache: MutableCache<K>, ctx: CacheContext<K>, event: KvWatchEvent, changes: CacheChange<K>[], rejected: KvDecodeError[]): void {
+  if (event.revision < cache.revision || !event.key.startsWith(ctx.pathPrefix)) return;
+  cache.revision = event.revision;
+  const name = event.key.slice(ctx.pathPrefix.length);
+  if (event.type === 'put') {
+    put(cache, ctx, name, event.key, event.value, event.revision, changes, rejected);
+    return;
+  }
+  const cached = cache.entries.get(name);
+  if (cached !== undefined) {
+    cache.entries.delete(name);
+    changes.push({ type: 'delete', name, key: cached.key, value: cached.value });
+  }
 }
 
 function put<K>(

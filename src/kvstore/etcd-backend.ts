@@ -1,5 +1,5 @@
 import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
-import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IOptions, type Lease, isRecoverableError } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IEvent, type IOptions, type Lease, isRecoverableError } from 'etcd3';
 import { EMPTY, Observable, type SchedulerLike, Subject, defer, exhaustMap, ignoreElements, merge, share, takeUntil } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { unrefTimer } from '../util/unref-timer.js';
@@ -133,12 +133,13 @@ export class EtcdBackend implements KvBackend {
   private revisionSeen = 0;
   /** The last connection error that was not etcd3's circuit breaker: what opened it. */
   private rootError: Error | undefined;
-  /** The keys written with a session lease, and their newest values: to write again under a new one. */
-  private readonly leased = new Map<string, string>();
+  /**
+   * The keys written with a session lease — their newest values, to write again under a new lease
+   * — and the lease each is bound to: one entry per key, updated in place.
+   */
+  private readonly leased = new Map<string, LeasedKey>();
   /** The live session leases, oldest first; the last one takes new keys until it is full. */
   private sessions: SessionLease[] = [];
-  /** Which lease each leased key is bound to. */
-  private readonly assigned = new Map<string, SessionLease>();
   /** Leased keys whose lease was lost: written again on another one by `reattach`. */
   private readonly orphans = new Set<string>();
   private reattaching = false;
@@ -240,7 +241,7 @@ export class EtcdBackend implements KvBackend {
         return { revision: this.noteRevision(response.header), changed: true };
       }
       // Noted before the write: if the lease is lost meanwhile, the newest value is the one re-attached.
-      this.leased.set(key, value);
+      this.noteLeased(key, value);
       const response = await this.withLease([key], (lease) => this.client.put(key).value(value).lease(lease).exec());
       return { revision: this.noteRevision(response.header), changed: true };
     });
@@ -257,19 +258,18 @@ export class EtcdBackend implements KvBackend {
         }
         return { revision, changed: entries.length > 0 };
       }
-      for (const { key, value } of entries) this.leased.set(key, value);
       // One transaction per lease and at most maxTxnOps puts: keys grouped by the lease they go on.
       const byLease = new Map<SessionLease, KvKeyValue[]>();
       for (const entry of entries) {
-        const session = this.sessionFor(entry.key);
+        const session = this.bind(entry.key, entry.value);
         const group = byLease.get(session);
         if (group === undefined) byLease.set(session, [entry]);
         else group.push(entry);
       }
-      for (const group of byLease.values()) {
+      for (const [session, group] of byLease) {
         for (let start = 0; start < group.length; start += this.maxTxnOps) {
-          const chunk = group.slice(start, start + this.maxTxnOps);
-          revision = Math.max(revision, await this.withLease(chunk.map((e) => e.key), async (lease) => this.putTxn(chunk, lease)));
+          const chunk = group.length <= this.maxTxnOps ? group : group.slice(start, start + this.maxTxnOps);
+          revision = Math.max(revision, await this.withLease(chunk.map((e) => e.key), async (lease) => this.putTxn(chunk, lease), session));
         }
       }
       return { revision, changed: entries.length > 0 };
@@ -295,7 +295,7 @@ export class EtcdBackend implements KvBackend {
           .and(key, 'Lease', '==', lease)
           .else(lease === '0' ? this.client.put(key).value(value) : this.client.put(key).value(value).lease(lease))
           .commit();
-      if (options.lease === true) this.leased.set(key, value);
+      if (options.lease === true) this.noteLeased(key, value);
       else this.forget(key);
       const response = options.lease === true ? await this.withLease([key], txn) : await txn('0');
       return { revision: this.noteRevision(response.header), changed: !response.succeeded };
@@ -315,7 +315,7 @@ export class EtcdBackend implements KvBackend {
         const actual = response.responses[0]?.response_range.kvs[0]?.mod_revision;
         throw new KvConflictError(key, expectedModRevision, actual === undefined ? undefined : Number(actual));
       }
-      if (options.lease === true) this.leased.set(key, value);
+      if (options.lease === true) this.noteLeased(key, value);
       return { revision: this.noteRevision(response.header), changed: true };
     });
   }
@@ -329,17 +329,32 @@ export class EtcdBackend implements KvBackend {
   }
 
   watch(prefix: string, fromRevision: number): Observable<KvWatchEvent> {
-    return new Observable<KvWatchEvent>((subscriber) => {
+    return this.watchResponses<KvWatchEvent>(prefix, fromRevision, (events, next) => {
+      for (const event of events) next(toWatchEvent(event));
+    });
+  }
+
+  /** The events of each of etcd's watch responses together (a transaction's puts arrive in one). */
+  watchBatches(prefix: string, fromRevision: number): Observable<readonly KvWatchEvent[]> {
+    return this.watchResponses<readonly KvWatchEvent[]>(prefix, fromRevision, (events, next) => {
+      if (events.length > 0) next(events.map(toWatchEvent));
+    });
+  }
+
+  /** A watch of `prefix` from `fromRevision`; `deliver` passes each response's events on. */
+  private watchResponses<T>(prefix: string, fromRevision: number, deliver: (events: readonly IEvent[], next: (value: T) => void) => void): Observable<T> {
+    return new Observable<T>((subscriber) => {
       if (this.closed) {
         subscriber.error(new KvUnavailableError('watch', prefix, { reason: 'the backend is closed' }));
         return undefined;
       }
       const watcher = this.client.watch().prefix(prefix).startRevision(String(fromRevision)).watcher();
-      watcher.on('put', (kv) => {
-        subscriber.next({ type: 'put', key: kv.key.toString(), value: kv.value.toString(), revision: Number(kv.mod_revision) });
-      });
-      watcher.on('delete', (kv) => {
-        subscriber.next({ type: 'delete', key: kv.key.toString(), revision: Number(kv.mod_revision) });
+      const next = (value: T): void => {
+        subscriber.next(value);
+      };
+      // After etcd3's own 'data' listener (it took the namespace off the keys and emits per key).
+      watcher.on('data', (response) => {
+        deliver(response.events, next);
       });
       // The revision this (re)attach asks for: etcd3 resumes a broken watch from the last one it saw.
       let requested = fromRevision;
@@ -418,8 +433,9 @@ export class EtcdBackend implements KvBackend {
    * is gone, it is lost (once: a late failure of a write on an older lease changes nothing) and
    * `write` runs once more on the lease the keys are bound to then.
    */
-  private async withLease<T>(keys: readonly string[], write: (lease: string) => Promise<T>): Promise<T> {
-    const lease = await this.sessionFor(...keys).id;
+  private async withLease<T>(keys: readonly string[], write: (lease: string) => Promise<T>, bound?: SessionLease): Promise<T> {
+    // `bound`: the live lease the caller just bound every key to (no second lookup per key).
+    const lease = await (bound !== undefined && this.sessions.includes(bound) ? bound : this.sessionFor(...keys)).id;
     try {
       return await write(lease);
     } catch (error: unknown) {
@@ -445,34 +461,66 @@ export class EtcdBackend implements KvBackend {
    */
   private sessionFor(...keys: string[]): SessionLease {
     if (this.closed) throw new KvUnavailableError('lease', keys[0], { reason: 'the backend is closed' });
-    const first = keys[0] === undefined ? undefined : this.assigned.get(keys[0]);
+    const first = keys[0] === undefined ? undefined : this.leased.get(keys[0])?.session;
     let session = first !== undefined && this.sessions.includes(first) ? first : undefined;
     if (session === undefined) {
       const newest = this.sessions.at(-1);
       const unbound = keys.filter((key) => !this.isBound(key)).length;
-      session = newest !== undefined && newest.keys.size + unbound <= this.maxKeysPerLease ? newest : this.grant();
+      session = newest !== undefined && newest.size + unbound <= this.maxKeysPerLease ? newest : this.grant();
     }
     for (const key of keys) {
-      const before = this.assigned.get(key);
-      if (before === session) continue;
-      before?.keys.delete(key);
-      this.assigned.set(key, session);
-      session.keys.add(key);
+      const entry = this.leased.get(key);
+      if (entry === undefined) {
+        this.leased.set(key, { value: undefined, session });
+        session.size += 1;
+        continue;
+      }
+      if (entry.session === session) continue;
+      if (entry.session !== undefined) entry.session.size -= 1;
+      entry.session = session;
+      session.size += 1;
     }
     return session;
   }
 
+  /**
+   * Notes `value` as the newest of leased `key` and binds it ({@link sessionFor} of one key, with
+   * one lookup and no array): the lease a put of it goes on.
+   */
+  private bind(key: string, value: string): SessionLease {
+    const entry = this.leased.get(key);
+    if (entry !== undefined) entry.value = value;
+    const before = entry?.session;
+    if (before !== undefined && this.sessions.includes(before)) return before;
+    if (this.closed) throw new KvUnavailableError('lease', key, { reason: 'the backend is closed' });
+    const newest = this.sessions.at(-1);
+    const session = newest !== undefined && newest.size < this.maxKeysPerLease ? newest : this.grant();
+    if (before !== undefined) before.size -= 1;
+    if (entry === undefined) this.leased.set(key, { value, session });
+    else entry.session = session;
+    session.size += 1;
+    return session;
+  }
+
+  /** `value` is the newest value of `key`, written with a lease. */
+  private noteLeased(key: string, value: string): void {
+    const entry = this.leased.get(key);
+    if (entry === undefined) this.leased.set(key, { value, session: undefined });
+    else entry.value = value;
+  }
+
   private isBound(key: string): boolean {
-    const session = this.assigned.get(key);
+    const session = this.leased.get(key)?.session;
     return session !== undefined && this.sessions.includes(session);
   }
 
   /** `key` is no longer written with a lease. */
   private forget(key: string): void {
+    const entry = this.leased.get(key);
+    if (entry === undefined) return;
+    if (entry.session !== undefined) entry.session.size -= 1;
     this.leased.delete(key);
     this.orphans.delete(key);
-    this.assigned.get(key)?.keys.delete(key);
-    this.assigned.delete(key);
   }
 
   /** A new session lease. */
@@ -480,7 +528,7 @@ export class EtcdBackend implements KvBackend {
     const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
     const session: SessionLease = {
       lease,
-      keys: new Set(),
+      size: 0,
       granted: undefined,
       id: lease.grant().then(
         (granted) => {
@@ -516,12 +564,14 @@ export class EtcdBackend implements KvBackend {
     if (this.closed || session === undefined) return;
     this.sessions = this.sessions.filter((other) => other !== session);
     session.lease.release();
-    for (const key of session.keys) {
-      if (this.assigned.get(key) === session) this.assigned.delete(key);
-      if (this.leased.has(key)) this.orphans.add(key);
+    // A loss is rare: a pass over the leased keys finds its own.
+    for (const [key, entry] of this.leased) {
+      if (entry.session !== session) continue;
+      entry.session = undefined;
+      if (entry.value !== undefined) this.orphans.add(key);
     }
     const lost = new KvLeaseLostError(id, { cause: error });
-    this.logger.warn('etcd session lease lost; granting a new one', { lease: id, keys: session.keys.size, error: describeCause(error) });
+    this.logger.warn('etcd session lease lost; granting a new one', { lease: id, keys: session.size, error: describeCause(error) });
     this.sessionEvents$.next({ type: 'lost', lease: id, error: lost });
     void this.reattach();
   }
@@ -535,7 +585,7 @@ export class EtcdBackend implements KvBackend {
       while (!this.closed && this.orphans.size > 0) {
         let lease: string | undefined;
         try {
-          const keys = [...this.orphans].filter((key) => this.leased.has(key));
+          const keys = [...this.orphans].filter((key) => this.leased.get(key)?.value !== undefined);
           this.orphans.clear();
           for (let start = 0; start < keys.length; start += this.maxTxnOps) {
             if (this.isClosed()) return;
@@ -545,12 +595,12 @@ export class EtcdBackend implements KvBackend {
               lease = await session.id;
               // The values as they are now: a write since the loss may have changed them.
               const chunk = chunkKeys.flatMap((key) => {
-                const value = this.leased.get(key);
+                const value = this.leased.get(key)?.value;
                 return value === undefined ? [] : [{ key, value }];
               });
               await this.putTxn(chunk, lease);
             } catch (error: unknown) {
-              for (const key of keys.slice(start)) if (this.leased.has(key)) this.orphans.add(key);
+              for (const key of keys.slice(start)) if (this.leased.get(key)?.value !== undefined) this.orphans.add(key);
               throw error;
             }
           }
@@ -708,13 +758,26 @@ interface SessionLease {
   readonly lease: Lease;
   readonly id: Promise<string>;
   granted: string | undefined;
-  /** The keys bound to it. */
-  readonly keys: Set<string>;
+  /** How many keys are bound to it. */
+  size: number;
+}
+
+/** A key written with a session lease: its newest value (undefined until one is written) and its lease. */
+interface LeasedKey {
+  value: string | undefined;
+  session: SessionLease | undefined;
 }
 
 /** True for cockatiel's BrokenCircuitError (etcd3's circuit breaker), which etcd3 does not export. */
 function isBrokenCircuit(error: unknown): boolean {
   return error instanceof Error && 'isBrokenCircuitError' in error;
+}
+
+function toWatchEvent(event: IEvent): KvWatchEvent {
+  const { kv } = event;
+  return event.type === 'Delete'
+    ? { type: 'delete', key: kv.key.toString(), revision: Number(kv.mod_revision) }
+    : { type: 'put', key: kv.key.toString(), value: kv.value.toString(), revision: Number(kv.mod_revision) };
 }
 
 function toEntry(kv: { key: Buffer; value: Buffer; mod_revision: string; lease: string }): KvEntry {
