@@ -44,7 +44,10 @@ export type { CacheChange, CacheContext, CacheInput, CacheState, CacheStep, Cach
 export { graceDeletes } from './grace-deletes.js';
 export type { GraceDeletesOptions, PendingChange } from './grace-deletes.js';
 export { joinSharedStore } from './shared-store.js';
-export type { JoinSharedStoreOptions, SharedStore, SharedStoreEvent, SharedStoreHealth, SharedStoreState, SharedStoreTelemetry } from './shared-store.js';
+export type { SharedStore, SharedStoreEvent, SharedStoreTelemetry } from './shared-store.js';
+export { initialStoreHealth, reduceStoreHealth, storeHealthOf } from './store-health.js';
+export type { SharedStoreHealth, SharedStoreState, StoreHealthEffect, StoreHealthEvent, StoreHealthState, StoreHealthTransition } from './store-health.js';
+export type { JoinSharedStoreOptions } from './shared-store-options.js';
 export { desiredTagKeys, diffTagKeys, tagKeyCodec } from './tag-key.js';
 export type { DesiredTagKeysOptions, TagKey, TagKeysDiff } from './tag-key.js';
 export { publishTags } from './publish-tags.js';

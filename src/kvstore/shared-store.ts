@@ -1,10 +1,8 @@
-import { hostname } from 'node:os';
 import {
   BehaviorSubject,
   EMPTY,
   type Observable,
   asyncScheduler,
-  type SchedulerLike,
   Subject,
   type Subscription,
   catchError,
@@ -28,58 +26,14 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { consoleLogger, type Logger } from '../util/logger.js';
 import type { KvBackend, KvConnectionEvent } from './backend.js';
-import { type CacheContext, type CacheInput, createCacheState, reduceCache } from './cache-state.js';
-import type { KeyCodec } from './codec.js';
-import { defaultMemoryBackend } from './default-backend.js';
-import { KvError, KvConfigError, KvEncodeError, KvJoinTimeoutError, KvStoreClosedError, KvUnavailableError, describeCause } from './errors.js';
+import { type CacheChange, type CacheContext, type CacheInput, createCacheState, reduceCache } from './cache-state.js';
+import { KvError, KvEncodeError, KvJoinTimeoutError, KvStoreClosedError, KvUnavailableError, describeCause } from './errors.js';
 import { type PendingChange, graceDeletes } from './grace-deletes.js';
+import { type StoreHealthEffect, type StoreHealthEvent, type StoreHealthState, type SharedStoreHealth, initialStoreHealth, reduceStoreHealth, storeHealthOf } from './store-health.js';
+import { type JoinSharedStoreOptions, type SharedStoreConfig, checkSharedStoreOptions } from './shared-store-options.js';
 import { type QueuedWrite, WriteQueue } from './write-queue.js';
 import { scheduleAfter, unrefTimer } from '../util/unref-timer.js';
-
-/** Options of {@link joinSharedStore}. Every duration is in milliseconds. */
-export interface JoinSharedStoreOptions<K> {
-  /** The store's key prefix: collaborators with the same prefix on the same backend share the store. Required. */
-  readonly prefix: string;
-  /** How keys are named, encoded and decoded. Required. */
-  readonly codec: KeyCodec<K>;
-  /**
-   * The backend. Default: a client of the process-wide in-memory store, closed with the store.
-   * A backend given here is not closed by the store: close it after `close()` or `release()`.
-   */
-  readonly backend?: KvBackend;
-  /** How often the local keys are written again where they differ or lost their lease. Default: 300000 (5 min). */
-  readonly synchronizationInterval?: number;
-  /** This collaborator's name, for logs. Default: `<hostname>-<pid>`. */
-  readonly name?: string;
-  /** How long a remote key's delete waits for the key to come back before it is delivered. Default: 5000. */
-  readonly deleteGracePeriod?: number;
-  /** How long the initial list may take before the join rejects with `KvJoinTimeoutError`. Default: 60000. */
-  readonly joinTimeout?: number;
-  /**
-   * The first delay before a failed list or watch, or a failed write or delete of a local key, is
-   * tried again; it doubles (per failure in a row) up to 30 s. Default: 500.
-   */
-  readonly retryDelay?: number;
-  /** How many writes a synchronization runs at once. Default: 16. */
-  readonly writeConcurrency?: number;
-  /**
-   * The most keys of `updateLocalKeySync` written together (one etcd transaction: keep it at most
-   * etcd's `--max-txn-ops`, 128 by default). Default: 128.
-   */
-  readonly writeBatchSize?: number;
-  /** The most batches of `updateLocalKeySync` writes under way at once. Default: 4. */
-  readonly maxWritesInFlight?: number;
-  /** Batches of `updateLocalKeySync` writes started per second, at most. Default: 100. */
-  readonly writeQps?: number;
-  /** `writeQps` during the first minute after the join, when a collaborator writes all its keys. Default: 1000. */
-  readonly bootstrapWriteQps?: number;
-  /** The scheduler of every timer. Default: Node timers, `unref()`'d. */
-  readonly scheduler?: SchedulerLike;
-  /** Where errors are reported. Default: `consoleLogger('warn')`. */
-  readonly logger?: Logger;
-}
 
 /** A key appearing or changing (`update`) or going (`delete`), one's own keys included. */
 export interface SharedStoreEvent<K> {
@@ -116,44 +70,6 @@ export interface SharedStoreTelemetry {
   readonly decodeErrors: number;
   /** Failed lists and watches. */
   readonly watchErrors: number;
-}
-
-/**
- * Where a shared store stands (see {@link SharedStore.health$}):
- * - `joining`: the initial list is not in the cache yet;
- * - `synced`: the cache holds a complete list and the watch runs: it is current;
- * - `disconnected`: the backend lost its connection (etcd is down or unreachable); the cache is
- *   stale, and the watch resumes from its last revision by itself when the connection is back;
- * - `resyncing`: the connection is back: the store writes its local keys again (and retries its
- *   failed deletes) before it says `synced`;
- * - `relisting`: the watch failed (a compaction, a new epoch of the store, an error the backend does not resume from): the
- *   store lists the prefix again, with backoff;
- * - `closed`: after `close()` / `release()`.
- *
- * @example
- * ```ts
- * const state: SharedStoreState = 'disconnected';
- * ```
- */
-export type SharedStoreState = 'joining' | 'synced' | 'disconnected' | 'resyncing' | 'relisting' | 'closed';
-
-/**
- * A shared store's health: its {@link SharedStoreState} and, while not synced, the backend's
- * newest error (the one that took it out of `synced`, then the newest failed reconnect or list).
- *
- * @example
- * ```ts
- * store.health$.subscribe((h) => console.log(h.state, h.lastError?.message ?? ''));
- * // synced
- * // disconnected kvstore watch of "nodes/" failed: connect ECONNREFUSED 127.0.0.1:2379 (...)
- * // resyncing
- * // synced
- * ```
- */
-export interface SharedStoreHealth {
-  readonly state: SharedStoreState;
-  /** The backend's newest error while not synced; undefined when synced or closed, and while joining before any error. */
-  readonly lastError?: KvError;
 }
 
 /**
@@ -249,7 +165,7 @@ const MAX_RETRY_DELAY = 30_000;
  * ```
  */
 export async function joinSharedStore<K>(options: JoinSharedStoreOptions<K>): Promise<SharedStore<K>> {
-  const store = new LiveSharedStore(checkOptions(options));
+  const store = new LiveSharedStore(checkSharedStoreOptions(options));
   store.start();
   try {
     await store.joined();
@@ -258,64 +174,6 @@ export async function joinSharedStore<K>(options: JoinSharedStoreOptions<K>): Pr
     throw error;
   }
   return store;
-}
-
-interface CheckedOptions<K> {
-  readonly prefix: string;
-  readonly codec: KeyCodec<K>;
-  readonly backend: KvBackend;
-  readonly ownsBackend: boolean;
-  readonly interval: number;
-  readonly name: string;
-  readonly grace: number;
-  readonly joinTimeout: number;
-  readonly retryDelay: number;
-  readonly concurrency: number;
-  readonly batchSize: number;
-  readonly maxInFlight: number;
-  readonly qps: number;
-  readonly bootstrapQps: number;
-  readonly scheduler: SchedulerLike | undefined;
-  readonly logger: Logger;
-}
-
-function checkOptions<K>(options: JoinSharedStoreOptions<K>): CheckedOptions<K> {
-  const given = options as Partial<JoinSharedStoreOptions<K>> | undefined;
-  if (given === undefined || typeof given !== 'object') throw new KvConfigError('options', 'are required');
-  const rawPrefix: unknown = given.prefix;
-  if (typeof rawPrefix !== 'string' || rawPrefix.replace(/\/+$/, '') === '') throw new KvConfigError('prefix', 'is required (a non-empty string)');
-  const codec = given.codec as Partial<KeyCodec<K>> | undefined;
-  if (codec === undefined || typeof codec !== 'object') throw new KvConfigError('codec', 'is required');
-  for (const method of ['keyName', 'encode', 'decode'] as const) {
-    if (typeof codec[method] !== 'function') throw new KvConfigError(`codec.${method}`, 'must be a function');
-  }
-  const backend = given.backend;
-  return {
-    prefix: rawPrefix.replace(/\/+$/, ''),
-    codec: codec as KeyCodec<K>,
-    backend: backend ?? defaultMemoryBackend(options.scheduler),
-    ownsBackend: backend === undefined,
-    interval: duration(given.synchronizationInterval, 300_000, 'synchronizationInterval', false),
-    name: given.name ?? `${hostname()}-${process.pid}`,
-    grace: duration(given.deleteGracePeriod, 5000, 'deleteGracePeriod', true),
-    joinTimeout: duration(given.joinTimeout, 60_000, 'joinTimeout', false),
-    retryDelay: duration(given.retryDelay, 500, 'retryDelay', false),
-    concurrency: duration(given.writeConcurrency, 16, 'writeConcurrency', false),
-    batchSize: Math.floor(duration(given.writeBatchSize, 128, 'writeBatchSize', false)),
-    maxInFlight: Math.floor(duration(given.maxWritesInFlight, 4, 'maxWritesInFlight', false)),
-    qps: duration(given.writeQps, 100, 'writeQps', false),
-    bootstrapQps: duration(given.bootstrapWriteQps, 1000, 'bootstrapWriteQps', false),
-    scheduler: given.scheduler,
-    logger: given.logger ?? consoleLogger('warn'),
-  };
-}
-
-function duration(value: number | undefined, fallback: number, field: string, zeroOk: boolean): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0)) {
-    throw new KvConfigError(field, `must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${String(value)}`);
-  }
-  return value;
 }
 
 interface LocalKey<K> {
@@ -341,7 +199,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
   readonly synced$: Observable<boolean>;
   readonly health$: Observable<SharedStoreHealth>;
   readonly errors$: Observable<KvError>;
-  private readonly opts: CheckedOptions<K>;
+  private readonly opts: SharedStoreConfig<K>;
   private readonly backend: KvBackend;
   private readonly pathPrefix: string;
   private readonly cache = createCacheState<K>();
@@ -351,8 +209,12 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private readonly ownDeletes = new Set<string>();
   /** Names whose delete failed: tried again at each synchronization. */
   private readonly pendingDeletes = new Set<string>();
-  /** What consumers have been told: the burst of a new `events$` subscriber. */
-  private readonly delivered = new Map<string, K>();
+  /**
+   * What consumers have been told, with a delete grace period: the burst of a new `events$`
+   * subscriber. Without one, consumers are told every change of the cache as it happens: the
+   * burst is the cache, and no copy of it is kept.
+   */
+  private readonly delivered: Map<string, K> | undefined;
   private readonly changes$ = new Subject<PendingChange<K>>();
   private readonly out$ = new Subject<SharedStoreEvent<K>>();
   private readonly healthState$ = new BehaviorSubject<SharedStoreHealth>({ state: 'joining' });
@@ -374,23 +236,16 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private readonly reconnected$ = new Subject<void>();
   private retryTimer: Subscription | undefined;
   private retryAttempt = 0;
-  /** The cache was listed once (the join is done). */
-  private everListed = false;
-  /** The cache holds a list and the watch runs (false while listing again). */
-  private listed = false;
-  /** The backend's connection, as its `connection$` says (a store starts connected). */
-  private connected = true;
-  /** Writing the local keys again after the connection came back. */
-  private resyncing = false;
+  /** What the health follows (the state machine of store-health.ts); changed only by `transition`. */
+  private health: StoreHealthState = initialStoreHealth;
   private readonly reported$ = new Subject<KvError>();
   private readonly repair$ = new Subject<string>();
   private readonly counters: Counters = { lists: 0, syncs: 0, repairs: 0, writeErrors: 0, retries: 0, disconnects: 0, decodeErrors: 0, watchErrors: 0 };
   private subscription: Subscription | undefined;
-  private lastError: KvError | undefined;
   private state: 'created' | 'running' | 'closed' = 'created';
   private closing: Promise<void> | undefined;
 
-  constructor(opts: CheckedOptions<K>) {
+  constructor(opts: SharedStoreConfig<K>) {
     this.opts = opts;
     this.prefix = opts.prefix;
     this.name = opts.name;
@@ -411,9 +266,14 @@ class LiveSharedStore<K> implements SharedStore<K> {
       distinctUntilChanged(),
     );
     this.errors$ = this.reported$.asObservable();
+    this.delivered = opts.grace > 0 ? new Map() : undefined;
     this.events$ = defer(() =>
       concat(
-        from(Array.from(this.delivered, ([name, key]): SharedStoreEvent<K> => ({ type: 'update', name, key }))),
+        from(
+          this.delivered === undefined
+            ? Array.from(this.cache.entries.values(), (cached): SharedStoreEvent<K> => ({ type: 'update', name: cached.name, key: cached.key }))
+            : Array.from(this.delivered, ([name, key]): SharedStoreEvent<K> => ({ type: 'update', name, key })),
+        ),
         this.out$,
       ),
     );
@@ -422,21 +282,21 @@ class LiveSharedStore<K> implements SharedStore<K> {
   start(): void {
     this.state = 'running';
     this.joinedAt = this.now();
-    // Without a grace period graceDeletes would pass every change through: the cache already
-    // drops puts of the value it holds and deletes of keys it lacks, so what it keeps per key
-    // would be a copy of the cache's.
-    const changes$: Observable<PendingChange<K>> =
-      this.opts.grace > 0
-        ? this.changes$.pipe(graceDeletes<K>(this.opts.scheduler === undefined ? { grace: this.opts.grace } : { grace: this.opts.grace, scheduler: this.opts.scheduler }))
-        : this.changes$;
-    const delivery$ = changes$.pipe(
-      tap((change) => {
-        if (change.type === 'update') this.delivered.set(change.name, change.key);
-        else this.delivered.delete(change.name);
-        // No event object for nobody: a store of many keys often has no events$ subscriber.
-        if (this.out$.observed) this.out$.next({ type: change.type, name: change.name, key: change.key });
-      }),
-    );
+    // Without a grace period the cache's changes go to consumers as they happen (deliverStep):
+    // graceDeletes would pass every change through (the cache already drops puts of the value it
+    // holds and deletes of keys it lacks), and what it keeps per key would be a copy of the cache's.
+    const delivered = this.delivered;
+    const delivery$ =
+      delivered === undefined
+        ? EMPTY
+        : this.changes$.pipe(
+            graceDeletes<K>(this.opts.scheduler === undefined ? { grace: this.opts.grace } : { grace: this.opts.grace, scheduler: this.opts.scheduler }),
+            tap((change) => {
+              if (change.type === 'update') delivered.set(change.name, change.key);
+              else delivered.delete(change.name);
+              this.emit(change);
+            }),
+          );
     const sync$ = unrefTimer(this.opts.interval, this.opts.interval, this.opts.scheduler).pipe(exhaustMap(() => this.syncOnce()));
     const repairs$ = this.repair$.pipe(mergeMap((name) => this.repair(name)));
     const retries$ = this.retryNow$.pipe(exhaustMap(() => this.retryFailed()));
@@ -446,8 +306,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
         concat(
           this.syncOnce(true),
           defer(() => {
-            this.resyncing = false;
-            this.updateHealth();
+            this.transition({ type: 'resynced' });
             return EMPTY;
           }),
         ),
@@ -474,7 +333,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
     // A caller awaits this answer: its deadline must keep the process alive (an unref'd timer
     // would let Node exit with the join neither resolved nor rejected).
     const timeout$ = timer(this.opts.joinTimeout, this.opts.scheduler ?? asyncScheduler).pipe(
-      mergeMap(() => throwError(() => new KvJoinTimeoutError(this.prefix, this.opts.joinTimeout, this.lastError === undefined ? undefined : { cause: this.lastError }))),
+      mergeMap(() => throwError(() => new KvJoinTimeoutError(this.prefix, this.opts.joinTimeout, this.health.lastError === undefined ? undefined : { cause: this.health.lastError }))),
     );
     return firstValueFrom(race(this.healthState$.pipe(filter((health) => health.state === 'synced')), timeout$)).then(() => undefined);
   }
@@ -575,15 +434,16 @@ class LiveSharedStore<K> implements SharedStore<K> {
       );
       await lastValueFrom(deleted, { defaultValue: undefined });
       for (const name of names) {
-        const key = this.delivered.get(name);
+        const key = this.delivered === undefined ? this.cache.entries.get(name)?.key : this.delivered.get(name);
         if (key === undefined) continue;
-        this.delivered.delete(name);
+        this.delivered?.delete(name);
         this.out$.next({ type: 'delete', name, key });
       }
     }
-    this.delivered.clear();
+    this.delivered?.clear();
     this.out$.complete();
-    this.healthState$.next({ state: 'closed' });
+    this.health = reduceStoreHealth(this.health, { type: 'closed' }).state;
+    this.healthState$.next(storeHealthOf(this.health));
     this.healthState$.complete();
     this.reported$.complete();
     this.changes$.complete();
@@ -603,13 +463,16 @@ class LiveSharedStore<K> implements SharedStore<K> {
       switchMap((listing) => {
         this.counters.lists += 1;
         this.apply({ type: 'listed', listing });
-        this.everListed = true;
-        this.listed = true;
-        this.updateHealth();
-        return this.backend.watch(this.pathPrefix, listing.revision + 1).pipe(
+        this.transition({ type: 'listed' });
+        const start = listing.revision + 1;
+        const events$: Observable<CacheInput> =
+          this.backend.watchBatches === undefined
+            ? this.backend.watch(this.pathPrefix, start)
+            : this.backend.watchBatches(this.pathPrefix, start).pipe(map((events): CacheInput => ({ type: 'events', events })));
+        return events$.pipe(
           tap((event) => {
             // Events flow: whatever the backend said, the connection works.
-            if (!this.connected) this.onConnection({ type: 'connected' });
+            if (!this.health.connected) this.onConnection({ type: 'connected' });
             this.apply(event);
           }),
           ignoreElements(),
@@ -621,9 +484,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
         delay: (error: unknown, attempt: number) => {
           this.counters.watchErrors += 1;
           const kvError = asKvError(error, 'watch', this.pathPrefix);
-          this.lastError = kvError;
-          this.listed = false;
-          this.updateHealth();
+          this.transition({ type: 'watchFailed', error: kvError });
           const wait = Math.min(this.opts.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY);
           this.report(kvError, 'list or watch failed; listing again', { attempt, delayMs: wait });
           return unrefTimer(wait, undefined, this.opts.scheduler);
@@ -635,49 +496,30 @@ class LiveSharedStore<K> implements SharedStore<K> {
   /** The backend's connection went or came back. */
   private onConnection(event: KvConnectionEvent): void {
     if (this.state !== 'running') return;
-    if (event.type === 'disconnected') {
-      const wasSynced = this.healthState$.value.state === 'synced';
-      this.connected = false;
-      // The same error again (each failed reconnect): keep the one health$ already carries.
-      if (this.lastError?.message !== event.error.message) this.lastError = event.error;
-      if (wasSynced) {
-        this.counters.disconnects += 1;
-        this.counters.watchErrors += 1;
-        this.report(event.error, 'lost the connection to the backend; the watch resumes when it is back', {});
-      }
-      this.updateHealth();
-      return;
-    }
-    if (this.connected) return;
-    this.connected = true;
-    if (this.everListed) {
+    const effect = this.transition(event);
+    if (effect === 'reportDisconnect' && event.type === 'disconnected') {
+      this.counters.disconnects += 1;
+      this.counters.watchErrors += 1;
+      this.report(event.error, 'lost the connection to the backend; the watch resumes when it is back', {});
+    } else if (effect === 'resync') {
       this.opts.logger.info('the connection to the backend is back; writing the local keys again', { store: this.prefix, collaborator: this.name });
-      this.resyncing = true;
-      this.updateHealth();
       // The failed writes are written now: no backoff to wait for.
       this.retryTimer?.unsubscribe();
       this.retryTimer = undefined;
       this.retryAttempt = 0;
       this.reconnected$.next();
-      return;
     }
-    this.updateHealth();
   }
 
-  /** Publishes the health that the flags say, if it changed. */
-  private updateHealth(): void {
-    if (this.state === 'closed') return;
-    const lastError = this.lastError === undefined ? {} : { lastError: this.lastError };
-    let health: SharedStoreHealth;
-    if (!this.everListed) health = { state: 'joining', ...lastError };
-    else if (!this.connected) health = { state: 'disconnected', ...lastError };
-    else if (!this.listed) health = { state: 'relisting', ...lastError };
-    else if (this.resyncing) health = { state: 'resyncing', ...lastError };
-    else health = { state: 'synced' };
-    if (health.state === 'synced') this.lastError = undefined;
+  /** Feeds the health state machine an event, publishes the health if it changed, and returns the effect to run. */
+  private transition(event: StoreHealthEvent): StoreHealthEffect | undefined {
+    if (this.state === 'closed') return undefined;
+    const step = reduceStoreHealth(this.health, event);
+    this.health = step.state;
+    const health = storeHealthOf(step.state);
     const current = this.healthState$.value;
-    if (current.state === health.state && current.lastError === health.lastError) return;
-    this.healthState$.next(health);
+    if (current.state !== health.state || current.lastError !== health.lastError) this.healthState$.next(health);
+    return step.effect;
   }
 
   /**
@@ -718,14 +560,15 @@ class LiveSharedStore<K> implements SharedStore<K> {
   }
 
   private apply(input: CacheInput): void {
-    if (input.type === 'delete') {
-      const name = input.key.slice(this.pathPrefix.length);
-      if (this.ownDeletes.delete(name)) {
-        this.deliverStep(input, new Set([name]));
-        return;
+    let immediate: Set<string> | undefined;
+    if (this.ownDeletes.size > 0 && input.type !== 'listed') {
+      for (const event of input.type === 'events' ? input.events : [input]) {
+        if (event.type !== 'delete') continue;
+        const name = event.key.slice(this.pathPrefix.length);
+        if (this.ownDeletes.delete(name)) (immediate ??= new Set()).add(name);
       }
     }
-    this.deliverStep(input, undefined);
+    this.deliverStep(input, immediate);
   }
 
   private deliverStep(input: CacheInput, immediate: ReadonlySet<string> | undefined): void {
@@ -734,15 +577,25 @@ class LiveSharedStore<K> implements SharedStore<K> {
       this.counters.decodeErrors += 1;
       this.report(error, 'skipped a key that does not decode', { key: error.key });
     }
+    const graced = this.delivered !== undefined;
     for (const change of step.changes) {
-      if (change.type === 'delete' && immediate?.has(change.name) === true) {
-        this.changes$.next({ ...change, immediate: true });
-        continue;
+      if (change.type === 'delete') {
+        if (immediate?.has(change.name) === true) {
+          if (graced) this.changes$.next({ ...change, immediate: true });
+          else this.emit(change);
+          continue;
+        }
+        // A local key deleted by someone else (or lost with a lease) is written back now.
+        if (this.local.has(change.name) && this.state === 'running') this.repair$.next(change.name);
       }
-      // A local key deleted by someone else (or lost with a lease) is written back now.
-      if (change.type === 'delete' && this.local.has(change.name) && this.state === 'running') this.repair$.next(change.name);
-      this.changes$.next(change);
+      if (graced) this.changes$.next(change);
+      else this.emit(change);
     }
+  }
+
+  /** Tells `events$` subscribers of a change (no event object for nobody: a store of many keys often has no subscriber). */
+  private emit(change: CacheChange<K>): void {
+    if (this.out$.observed) this.out$.next({ type: change.type, name: change.name, key: change.key });
   }
 
   /**
@@ -872,8 +725,9 @@ class LiveSharedStore<K> implements SharedStore<K> {
     for (const write of batch) {
       if (this.state === 'running') {
         this.local.set(write.name, { key: write.data, value: write.value });
-        this.pendingDeletes.delete(write.name);
-        this.failedWrites.delete(write.name);
+        // Both are empty but after failures: no lookup per key written.
+        if (this.pendingDeletes.size > 0) this.pendingDeletes.delete(write.name);
+        if (this.failedWrites.size > 0) this.failedWrites.delete(write.name);
       }
       for (const waiter of write.waiters) {
         if (this.state === 'running') waiter.resolve();
