@@ -24,7 +24,6 @@ export interface EventStreamSettings {
 /** A burst yields to the event loop every this many chunks. */
 const BURST_TURN = 8;
 
-const ONE_LINE: StreamEvent = Object.freeze({ type: 'lines', count: 1 });
 const CUT: StreamEvent = Object.freeze({ type: 'stream-cut', why: 'cut' });
 const STALLED: StreamEvent = Object.freeze({ type: 'stream-cut', why: 'stalled' });
 const ENDED: StreamEvent = Object.freeze({ type: 'stream-ended' });
@@ -64,6 +63,11 @@ export function writeEventStream(
 class EventStreamWriter {
   /** Encoded change lines waiting for the socket. */
   private readonly queue = new LineQueue();
+  /**
+   * Lines queued and not yet reported: they are reported together when the socket is handed its
+   * next piece, or when the stream ends (one report per write, not one per line, on the hot path).
+   */
+  private unreported = 0;
   /** Entities changed while the burst is written, and whether they exist after the change. */
   private dirty: Map<string, boolean> | undefined = new Map();
   private burst: Iterator<EventLine> | undefined;
@@ -121,7 +125,7 @@ class EventStreamWriter {
 
   private enqueue(text: string): void {
     this.queue.push(text);
-    this.report(ONE_LINE);
+    this.unreported += 1;
   }
 
   /**
@@ -143,6 +147,7 @@ class EventStreamWriter {
     const text = this.queue.isEmpty() ? this.takeBurst() : this.queue.take(this.settings.chunkBytes);
     if (text.length === 0) return;
     this.inFlight = true;
+    this.reportLines();
     this.stall = scheduleAfter(this.settings.stallTimeout, () => {
       this.onStall();
     }, this.settings.scheduler);
@@ -189,6 +194,12 @@ class EventStreamWriter {
     return '';
   }
 
+  private reportLines(): void {
+    if (this.unreported === 0) return;
+    this.report({ type: 'lines', count: this.unreported });
+    this.unreported = 0;
+  }
+
   private onStall(): void {
     this.stall = undefined;
     if (this.done || !this.inFlight) return;
@@ -211,6 +222,7 @@ class EventStreamWriter {
     this.stall = undefined;
     this.burst = undefined;
     this.dirty = undefined;
+    this.reportLines();
     this.report(ENDED);
     // A clean end (the server closes, the tagger stopped): what is queued goes out first.
     if (!this.done && !this.res.writableEnded && !this.res.destroyed) this.res.end(this.queue.takeAll());
