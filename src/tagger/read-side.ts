@@ -74,7 +74,7 @@ export class ReadSide {
   private readonly changes$ = new Subject<TagChange>();
   private readonly byEntity = new KeyedListeners<string, TagChange>();
   private subscription: Subscription | undefined;
-  private state: TaggerStatus = 'created';
+  private status: TaggerStatus = 'created';
 
   /** Emits once, when the Tagger stops (before its live streams complete). */
   readonly stopped$: Observable<void> = this.stop$.asObservable();
@@ -90,9 +90,9 @@ export class ReadSide {
    * stopped (a stopped Tagger cannot start again).
    */
   start(run: () => Subscription): void {
-    if (this.state === 'running') return;
-    if (this.state === 'stopped') throw new TaggerNotRunningError('stopped');
-    this.state = 'running';
+    if (this.status === 'running') return;
+    if (this.status === 'stopped') throw new TaggerNotRunningError('stopped');
+    this.status = 'running';
     this.subscription = run();
   }
 
@@ -101,8 +101,8 @@ export class ReadSide {
    * when it was already stopped (nothing done).
    */
   stop(): boolean {
-    if (this.state === 'stopped') return false;
-    this.state = 'stopped';
+    if (this.status === 'stopped') return false;
+    this.status = 'stopped';
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     // First: a query waiting for a fetch goes on to subscribe its live stream, completed below.
@@ -125,7 +125,7 @@ export class ReadSide {
 
   /** See `Tagger.tag`. */
   tag(entity: string, cardinality: TagCardinality = 'low'): Promise<string[]> {
-    const invalid = checkQuery(entity, cardinality, this.state);
+    const invalid = checkQuery(entity, cardinality, this.status);
     if (invalid !== undefined) return Promise.reject(invalid);
     const miss = this.miss(entity, cardinality);
     if (miss === undefined) return Promise.resolve(this.answer(entity, cardinality));
@@ -136,7 +136,7 @@ export class ReadSide {
   /** See `Tagger.tags$`. */
   tags$(entity: string, cardinality: TagCardinality = 'low'): Observable<string[]> {
     return defer(() => {
-      const invalid = checkQuery(entity, cardinality, this.state);
+      const invalid = checkQuery(entity, cardinality, this.status);
       if (invalid !== undefined) return throwError(() => invalid);
       const miss = this.miss(entity, cardinality);
       if (miss === undefined) return this.live$(entity, cardinality);
