@@ -3,6 +3,8 @@ import { Etcd3, EtcdLeaseInvalidError, EtcdWatchStreamEnded, type IEvent, type I
 import { EMPTY, Observable, type SchedulerLike, Subject, defer, exhaustMap, ignoreElements, merge, share, takeUntil } from 'rxjs';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { unrefTimer } from '../util/unref-timer.js';
+import { backoffDelay } from '../util/backoff.js';
+import { numberOption } from '../util/options.js';
 import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvKeyValue, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
 import { KvCompactedError, KvConflictError, KvEpochError, KvLeaseLostError, KvUnavailableError, type KvOperation, describeCause } from './errors.js';
 
@@ -146,14 +148,11 @@ export class EtcdBackend implements KvBackend {
   private closed = false;
 
   constructor(options: EtcdBackendOptions) {
-    const ttl = options.leaseTtl ?? 15_000;
-    if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`leaseTtl must be a positive number of ms, got ${String(ttl)}`);
+    const ttl = numberOption('leaseTtl', options.leaseTtl, 15_000, { unit: 'ms' });
     this.ttlSeconds = Math.max(1, Math.ceil(ttl / 1000));
     this.pageSize = options.listPageSize ?? 1000;
-    this.maxTxnOps = options.maxTxnOps ?? 128;
-    this.maxKeysPerLease = options.maxKeysPerLease ?? 1000;
-    if (!Number.isInteger(this.maxKeysPerLease) || this.maxKeysPerLease < 1) throw new RangeError(`maxKeysPerLease must be a positive integer, got ${String(this.maxKeysPerLease)}`);
-    if (!Number.isInteger(this.maxTxnOps) || this.maxTxnOps < 1) throw new RangeError(`maxTxnOps must be a positive integer, got ${String(this.maxTxnOps)}`);
+    this.maxTxnOps = numberOption('maxTxnOps', options.maxTxnOps, 128, { integer: true });
+    this.maxKeysPerLease = numberOption('maxKeysPerLease', options.maxKeysPerLease, 1000, { integer: true });
     this.retryDelay = options.retryDelay ?? 250;
     this.logger = options.logger ?? silentLogger;
     const callTimeout = options.callTimeout ?? 5000;
@@ -188,8 +187,7 @@ export class EtcdBackend implements KvBackend {
       this.hostCount = typeof options.hosts === 'string' ? 1 : options.hosts.length;
     }
     this.session$ = this.sessionEvents$.asObservable();
-    const checkEvery = options.healthCheckInterval ?? 5000;
-    if (!Number.isFinite(checkEvery) || checkEvery < 0) throw new RangeError(`healthCheckInterval must be a non-negative number of ms, got ${String(checkEvery)}`);
+    const checkEvery = numberOption('healthCheckInterval', options.healthCheckInterval, 5000, { min: 'non-negative', unit: 'ms' });
     this.healthCheckTimeout = options.healthCheckTimeout ?? callTimeout;
     const checks$ =
       checkEvery === 0
@@ -377,22 +375,13 @@ export class EtcdBackend implements KvBackend {
         this.watchDown(watcher, prefix, error);
       });
       watcher.on('connected', (response) => {
+        // Its checks that need no call run now, before the connection is said to be back.
         const epoch = this.newEpoch(response.header, requested);
-        if (epoch !== undefined) {
-          this.watchUp(watcher); // the connection works: it is the store that is new
-          subscriber.error(new KvEpochError(prefix, epoch));
-          return;
-        }
+        // The connection works, even when it is the store that is new.
         this.watchUp(watcher);
-        // Below what another answer showed: a race with a write, or a new epoch that the watch's
-        // own revision cannot tell (a quiet prefix sees no event of etcd's other writes). A
-        // linearizable read tells which: within one epoch, etcd's revision never goes back.
-        const seen = this.revisionSeen;
-        if (Number(response.header.revision) < seen) {
-          void this.confirmEpoch(seen).then((found) => {
-            if (found !== undefined && !subscriber.closed) subscriber.error(new KvEpochError(prefix, found));
-          });
-        }
+        void epoch.then((reason) => {
+          if (reason !== undefined && !subscriber.closed) subscriber.error(new KvEpochError(prefix, reason));
+        });
       });
       return () => {
         this.downWatchers.delete(watcher);
@@ -580,7 +569,7 @@ export class EtcdBackend implements KvBackend {
   private async reattach(): Promise<void> {
     if (this.reattaching) return;
     this.reattaching = true;
-    let delay = this.retryDelay;
+    let failures = 0;
     try {
       while (!this.closed && this.orphans.size > 0) {
         let lease: string | undefined;
@@ -606,9 +595,10 @@ export class EtcdBackend implements KvBackend {
           }
         } catch (error: unknown) {
           if (error instanceof EtcdLeaseInvalidError && lease !== undefined) this.leaseLost(lease, error);
+          failures += 1;
+          const delay = backoffDelay(failures, this.retryDelay, 10_000);
           this.logger.warn('re-attaching keys to a new etcd lease failed; retrying', { keys: this.orphans.size, delayMs: delay, error: describeCause(error) });
           await sleep(delay);
-          delay = Math.min(delay * 2, 10_000);
         }
       }
     } finally {
@@ -659,43 +649,42 @@ export class EtcdBackend implements KvBackend {
   }
 
   /**
-   * Why a response says that etcd is not the store this backend knew (its revision is below
-   * `requested - 1`, which a watch had seen, or its cluster id changed), or undefined when it is.
-   * etcd restarted empty (its data lost) answers a resumed watch with a lower revision: the watch
-   * would wait for revisions that mean nothing now, so it must list again.
+   * Why etcd is not the store this backend knew when a watch (re)attaches with `header`, or
+   * undefined when it is: its cluster id changed, or its revision went back — below `requested - 1`,
+   * which the watch had seen, or below the highest revision any other answer showed (calls, health
+   * checks: a quiet prefix sees no event of etcd's other writes). The latter may also be a race
+   * with a write, so a linearizable read tells (within one epoch, etcd's revision never goes back;
+   * a read that fails says nothing: the health check reports it). etcd restarted empty (its data
+   * lost) answers a resumed watch with a lower revision: the watch would wait for revisions that
+   * mean nothing now, so it must list again. The checks without a call run before the first `await`.
    */
-  private newEpoch(header: { readonly cluster_id: string; readonly revision: string }, requested: number): string | undefined {
-    const revision = Number(header.revision);
+  private async newEpoch(header: { readonly cluster_id: string; readonly revision: string }, requested: number): Promise<string | undefined> {
     if (this.clusterId !== undefined && header.cluster_id !== this.clusterId) {
       const before = this.clusterId;
       this.clusterId = header.cluster_id;
       return `its cluster id changed from ${before} to ${header.cluster_id}`;
     }
     this.clusterId = header.cluster_id;
-    if (revision + 1 < requested) {
-      // The new epoch's revisions are the ones to compare with from now on.
-      this.revisionSeen = revision;
-      return `its revision ${revision} is below ${requested - 1}, which the watch had seen`;
-    }
+    const revision = Number(header.revision);
+    const wentBack = this.wentBack(revision, requested - 1, 'the watch');
+    if (wentBack !== undefined) return wentBack;
+    const seen = this.revisionSeen;
     this.noteRevision(header);
-    return undefined;
-  }
-
-  /**
-   * Why etcd is in a new epoch — its revision now, read linearizably, is below `seen`, which one of
-   * its answers showed — or `undefined` when it is not (or the read failed: the health check says so).
-   */
-  private async confirmEpoch(seen: number): Promise<string | undefined> {
+    if (revision >= seen) return undefined;
     try {
       const response = await this.client.kv.range({ key: Buffer.from('health'), limit: 1, keys_only: true }, { deadline: new Date(Date.now() + this.healthCheckTimeout) });
-      const now = Number(response.header.revision);
-      if (now >= seen) return undefined;
-      this.revisionSeen = now;
-      return `its revision ${now} is below ${seen}, which this backend had seen`;
+      return this.wentBack(Number(response.header.revision), seen, 'this backend');
     } catch (error: unknown) {
       this.logger.debug('etcd epoch check failed', { error: describeCause(error) });
       return undefined;
     }
+  }
+
+  /** The one rule of an epoch: a `revision` below `reference` (which `whose` had seen) is a new epoch, whose revisions are compared with from now on. */
+  private wentBack(revision: number, reference: number, whose: string): string | undefined {
+    if (revision >= reference) return undefined;
+    this.revisionSeen = revision;
+    return `its revision ${revision} is below ${reference}, which ${whose} had seen`;
   }
 
   /** The revision of an answer's header, noted as seen. */
@@ -804,8 +793,8 @@ interface Backoff {
   next(): Backoff;
 }
 
-function doublingBackoff(duration: number, max: number): Backoff {
-  return { duration, next: () => doublingBackoff(Math.min(duration * 2, max), max) };
+function doublingBackoff(initial: number, max: number, attempt = 1): Backoff {
+  return { duration: backoffDelay(attempt, initial, max), next: () => doublingBackoff(initial, max, attempt + 1) };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { numberOption } from '../util/options.js';
 import { type Observable, type SchedulerLike, Subject, type Subscription, defer, map, of, takeUntil, throwError } from 'rxjs';
 import type { KvBackend, KvCloseOptions, KvConnectionEvent, KvEntry, KvListing, KvPutOptions, KvSessionEvent, KvWatchEvent, KvWriteResult } from './backend.js';
 import { KvConflictError, KvLeaseLostError, KvUnavailableError, type KvOperation } from './errors.js';
@@ -62,8 +63,7 @@ export class MemoryBackend implements KvBackend {
 
   constructor(kv: MemoryKv, options: MemoryBackendOptions) {
     this.kv = kv;
-    this.ttl = options.leaseTtl ?? 15_000;
-    if (!Number.isFinite(this.ttl) || this.ttl <= 0) throw new RangeError(`leaseTtl must be a positive number of ms, got ${String(this.ttl)}`);
+    this.ttl = numberOption('leaseTtl', options.leaseTtl, 15_000, { unit: 'ms' });
     this.scheduler = options.scheduler;
     this.session$ = this.sessionEvents$.asObservable();
     this.connection$ = kv.availability$.pipe(

@@ -33,6 +33,18 @@ import { type PendingChange, graceDeletes } from './grace-deletes.js';
 import { type StoreHealthEffect, type StoreHealthEvent, type StoreHealthState, type SharedStoreHealth, initialStoreHealth, reduceStoreHealth, storeHealthOf } from './store-health.js';
 import { type JoinSharedStoreOptions, type SharedStoreConfig, checkSharedStoreOptions } from './shared-store-options.js';
 import { type QueuedWrite, WriteQueue } from './write-queue.js';
+import {
+  MAX_RETRY_DELAY,
+  type WriterConfig,
+  type WriterState,
+  initialWriterState,
+  isOverloaded,
+  nextWriterAction,
+  overloadBackoff,
+  reduceWriter,
+  withinOverloadPatience,
+} from './writer-state.js';
+import { backoffDelay } from '../util/backoff.js';
 import { scheduleAfter, unrefTimer } from '../util/unref-timer.js';
 
 /** A key appearing or changing (`update`) or going (`delete`), one's own keys included. */
@@ -146,7 +158,6 @@ export interface SharedStore<K> {
   release(): Promise<void>;
 }
 
-const MAX_RETRY_DELAY = 30_000;
 
 /**
  * Joins the shared store named by `prefix` on `backend`: lists the prefix and resolves once that
@@ -222,16 +233,11 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private readonly failedWrites = new Set<string>();
   /** `updateLocalKeySync` writes waiting to be written, one per key (coalesced). */
   private readonly writes = new WriteQueue<K, WriteWaiter>();
-  private writesInFlight = 0;
-  /** When the next batch may start (pacing), on the scheduler's clock. */
-  private nextWriteAt = 0;
+  /** The writer's pacing, batches in flight and overload backoff (the state machine of writer-state.ts). */
+  private writer: WriterState = initialWriterState;
+  private writerConfig: WriterConfig;
   private writeTimer: Subscription | undefined;
   private pumpQueued = false;
-  /** Overloaded answers in a row: the backoff before the next batch. */
-  private overloads = 0;
-  /** Since when writes have failed, overloaded, without a success. */
-  private overloadedSince: number | undefined;
-  private joinedAt = 0;
   private readonly retryNow$ = new Subject<void>();
   private readonly reconnected$ = new Subject<void>();
   private retryTimer: Subscription | undefined;
@@ -247,6 +253,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
 
   constructor(opts: SharedStoreConfig<K>) {
     this.opts = opts;
+    this.writerConfig = { maxInFlight: opts.maxInFlight, qps: opts.qps, bootstrapQps: opts.bootstrapQps, retryDelay: opts.retryDelay, joinedAt: 0 };
     this.prefix = opts.prefix;
     this.name = opts.name;
     this.backend = opts.backend;
@@ -281,7 +288,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
 
   start(): void {
     this.state = 'running';
-    this.joinedAt = this.now();
+    this.writerConfig = { ...this.writerConfig, joinedAt: this.now() };
     // Without a grace period the cache's changes go to consumers as they happen (deliverStep):
     // graceDeletes would pass every change through (the cache already drops puts of the value it
     // holds and deletes of keys it lacks), and what it keeps per key would be a copy of the cache's.
@@ -485,7 +492,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
           this.counters.watchErrors += 1;
           const kvError = asKvError(error, 'watch', this.pathPrefix);
           this.transition({ type: 'watchFailed', error: kvError });
-          const wait = Math.min(this.opts.retryDelay * 2 ** (attempt - 1), MAX_RETRY_DELAY);
+          const wait = backoffDelay(attempt, this.opts.retryDelay, MAX_RETRY_DELAY);
           this.report(kvError, 'list or watch failed; listing again', { attempt, delayMs: wait });
           return unrefTimer(wait, undefined, this.opts.scheduler);
         },
@@ -529,8 +536,8 @@ class LiveSharedStore<K> implements SharedStore<K> {
   private retryLater(name: string | undefined): void {
     if (name !== undefined) this.failedWrites.add(name);
     if (this.state !== 'running' || this.retryTimer !== undefined) return;
-    const wait = Math.min(this.opts.retryDelay * 2 ** this.retryAttempt, MAX_RETRY_DELAY);
     this.retryAttempt += 1;
+    const wait = backoffDelay(this.retryAttempt, this.opts.retryDelay, MAX_RETRY_DELAY);
     this.retryTimer = scheduleAfter(
       wait,
       () => {
@@ -662,11 +669,13 @@ class LiveSharedStore<K> implements SharedStore<K> {
    * said it was overloaded.
    */
   private pump(): void {
-    while (this.state === 'running' && this.writes.size > 0 && this.writesInFlight < this.opts.maxInFlight && this.writeTimer === undefined) {
+    while (this.state === 'running' && this.writes.size > 0 && this.writeTimer === undefined) {
       const now = this.now();
-      if (now < this.nextWriteAt) {
+      const action = nextWriterAction(this.writer, now, this.writerConfig);
+      if (action.type === 'full') return;
+      if (action.type === 'wait') {
         this.writeTimer = scheduleAfter(
-          this.nextWriteAt - now,
+          action.delay,
           () => {
             this.writeTimer = undefined;
             this.pump();
@@ -675,12 +684,10 @@ class LiveSharedStore<K> implements SharedStore<K> {
         );
         return;
       }
-      const qps = now - this.joinedAt < BOOTSTRAP_PERIOD ? this.opts.bootstrapQps : this.opts.qps;
-      this.nextWriteAt = now + 1000 / qps;
+      this.writer = reduceWriter(this.writer, { type: 'started', now }, this.writerConfig);
       const batch = this.writes.take(this.opts.batchSize);
-      this.writesInFlight += 1;
       void this.writeBatch(batch).finally(() => {
-        this.writesInFlight -= 1;
+        this.writer = reduceWriter(this.writer, { type: 'settled' }, this.writerConfig);
         this.pump();
       });
     }
@@ -699,17 +706,16 @@ class LiveSharedStore<K> implements SharedStore<K> {
     } catch (error: unknown) {
       const kvError = asKvError(error, 'put', entries[0]?.key ?? this.pathPrefix);
       const now = this.now();
-      const overloaded = isOverloaded(kvError);
-      if (overloaded) this.overloadedSince ??= now;
-      if (this.state === 'running' && overloaded && now - (this.overloadedSince ?? now) < OVERLOAD_PATIENCE) {
-        // etcd is slow (busy, electing a leader), not gone: the writes wait and go again, after a backoff.
-        this.overloads += 1;
-        this.counters.retries += batch.length;
-        const wait = Math.min(this.opts.retryDelay * 2 ** (this.overloads - 1), MAX_RETRY_DELAY);
-        this.nextWriteAt = Math.max(this.nextWriteAt, this.now() + wait);
-        this.opts.logger.debug('etcd is overloaded; writing again after a backoff', { store: this.prefix, keys: batch.length, delayMs: wait, error: describeCause(kvError) });
-        this.writes.requeue(batch);
-        return;
+      if (isOverloaded(kvError)) {
+        this.writer = reduceWriter(this.writer, { type: 'overloaded', now }, this.writerConfig);
+        if (this.state === 'running' && withinOverloadPatience(this.writer, now)) {
+          // etcd is slow (busy, electing a leader), not gone: the writes wait and go again, after a backoff.
+          this.counters.retries += batch.length;
+          const wait = overloadBackoff(this.writer.overloads, this.writerConfig);
+          this.opts.logger.debug('etcd is overloaded; writing again after a backoff', { store: this.prefix, keys: batch.length, delayMs: wait, error: describeCause(kvError) });
+          this.writes.requeue(batch);
+          return;
+        }
       }
       this.counters.writeErrors += batch.length;
       this.report(kvError, batch.length === 1 ? 'put of a key failed' : `put of ${batch.length} keys failed`, { key: entries[0]?.key });
@@ -720,8 +726,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
       }
       return;
     }
-    this.overloads = 0;
-    this.overloadedSince = undefined;
+    this.writer = reduceWriter(this.writer, { type: 'succeeded' }, this.writerConfig);
     for (const write of batch) {
       if (this.state === 'running') {
         this.local.set(write.name, { key: write.data, value: write.value });
@@ -789,19 +794,6 @@ interface WriteWaiter {
   reject(error: unknown): void;
 }
 
-/** How long writes that etcd answers "overloaded" are retried without a success before their callers are told. */
-const OVERLOAD_PATIENCE = 30_000;
-
-/** How long after the join writes start at `bootstrapWriteQps`. */
-const BOOTSTRAP_PERIOD = 60_000;
-
-/**
- * True when the backend answered that it is overloaded or slow rather than gone: etcd's "too many
- * requests" and "request timed out", a deadline that passed, a leader election under way.
- */
-function isOverloaded(error: KvError): boolean {
-  return /too many requests|request timed out|deadline exceeded|leader changed|no leader/i.test(error.message);
-}
 
 function asKvError(error: unknown, operation: 'put' | 'putIfDifferent' | 'delete' | 'watch', key: string): KvError {
   if (error instanceof KvError) return error;
