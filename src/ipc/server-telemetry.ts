@@ -24,6 +24,6 @@ export interface ServerTelemetry {
   readonly streamsCut: number;
   /** Streams closed because their reader took nothing for `readerStallTimeout` while lines waited for it. */
   readonly streamsStalled: number;
-  /** Lines written to streams (keep-alive lines included). */
+  /** Lines written to streams (keep-alive lines included), counted as each write is handed to the socket, and at a stream's end for what it still held. */
   readonly streamLines: number;
 }

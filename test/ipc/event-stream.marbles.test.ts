@@ -40,7 +40,10 @@ class FakeResponse extends EventEmitter {
     this.emit('close');
   }
 
-  end(): void {
+  ended = '';
+
+  end(text = ''): void {
+    this.ended = text;
     this.writableEnded = true;
     this.emit('close');
   }
@@ -108,6 +111,32 @@ describe('writeEventStream: the stall timer (virtual time)', () => {
       // The last write (at 2700) was never taken: closed at 3700.
       expect(res.destroyed).toBe(true);
       expect(server.telemetry()).toMatchObject({ streamsStalled: 1, openStreams: 0 });
+    });
+  });
+
+  it('counts every line, written or still queued when the stream ends, once', () => {
+    const scheduler = new TestScheduler((a, b) => {
+      expect(a).toEqual(b);
+    });
+    scheduler.run(({ flush }) => {
+      const res = new FakeResponse();
+      const live = new Subject<TagEvent>();
+      const closing = new Subject<void>();
+      const server = serverWithOneStream();
+      writeEventStream(fakeTagger(live), res as unknown as ServerResponse, options, settings(scheduler), server.report, closing);
+      expect(server.telemetry().streamLines).toBe(1); // synced, in flight
+      for (let i = 0; i < 3; i++) live.next({ type: 'modified', entity: 'container_id://a', tags: [`n:${String(i)}`] });
+      res.complete(); // the reader takes `synced`: the three go out in one write, now in flight
+      expect(res.written).toHaveLength(2);
+      expect(server.telemetry().streamLines).toBe(4);
+      live.next({ type: 'deleted', entity: 'container_id://a', tags: [] }); // queued behind the write in flight ...
+      live.next({ type: 'modified', entity: 'container_id://b', tags: ['n:9'] });
+      expect(server.telemetry().streamLines).toBe(4); // ... and counted when written
+      closing.next(); // a clean end: what is queued goes out with the end, and is counted
+      flush();
+      expect(res.writableEnded).toBe(true);
+      expect(res.ended).toContain('container_id://b');
+      expect(server.telemetry()).toMatchObject({ streamLines: 6, openStreams: 0, streamsCut: 0, streamsStalled: 0 });
     });
   });
 });
