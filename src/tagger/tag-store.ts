@@ -26,7 +26,7 @@ export interface TagStoreOptions {
   readonly pruneInterval: number;
   /** The scheduler of the prune timer. Default: `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
-  /** The state to reduce into (a fresh empty one by default). */
+  /** The state to reduce into: a fresh empty one by default, or the `state` of a step to go on from it. */
   readonly state?: TagStoreState;
 }
 
@@ -46,8 +46,9 @@ function markedForDeletion(event: TagStoreEvent): string | undefined {
 /**
  * The TagStore as an operator: upserts are applied as they come; deletes mark their entity at once
  * and are buffered by {@link prune} into one prune per window; every event is reduced by `scan`
- * with {@link reduceTagStore}. Emits one step per event, with the entities it changed (often none:
- * filter on `changes.length` to be woken only by changes).
+ * with the store's reducer. Emits one step per event, with the entities it changed (often none:
+ * filter on `changes.length` to be woken only by changes); `readTags(step.state, entity, cardinality)`
+ * reads the store a step leaves.
  *
  * When `events$` completes, the deletes still buffered are pruned, then the steps complete.
  *
