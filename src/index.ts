@@ -39,16 +39,20 @@ export { storeChanges, tagStore } from './tagger/tag-store.js';
 export type { TagStoreOptions } from './tagger/tag-store.js';
 export { createTagger } from './tagger/tagger.js';
 export type {
+  CompletenessTelemetry,
   CreateTaggerOptions,
+  DelayHistogram,
   EntityListing,
   EntitySourcesListing,
   EntityTags,
+  LookupOptions,
   OverriddenTag,
   QueryCounters,
   SourcePriorityName,
   SourceTagsListing,
   TagEvent,
   TagEventsFilter,
+  TagLookup,
   Tagger,
   TaggerTelemetry,
 } from './tagger/contract.js';

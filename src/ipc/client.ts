@@ -14,7 +14,7 @@ import {
   tap,
   throwError,
 } from 'rxjs';
-import type { EntityListing, EntitySourcesListing, EntityTags, TagEvent, TagEventsFilter, Tagger } from '../tagger/contract.js';
+import type { EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from '../tagger/contract.js';
 import { AmbiguousEntityIdError } from '../tagger/errors.js';
 import { ReadSide } from '../tagger/read-side.js';
 import { type TaggerTelemetry, type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
@@ -215,6 +215,15 @@ class RemoteTagger implements TaggerClient {
 
   tags$(entity: string, cardinality?: TagCardinality): Observable<string[]> {
     return this.reads.tags$(entity, cardinality);
+  }
+
+  // Completeness does not cross the IPC protocol yet: `complete: false, missing: ['unknown']`, at once.
+  lookup(entity: string, options?: LookupOptions): Promise<TagLookup> {
+    return this.reads.lookup(entity, options);
+  }
+
+  lookup$(entity: string, cardinality?: TagCardinality): Observable<TagLookup> {
+    return this.reads.lookup$(entity, cardinality);
   }
 
   events$(eventsFilter?: TagEventsFilter): Observable<TagEvent> {

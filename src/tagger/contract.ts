@@ -39,6 +39,14 @@ export interface CreateTaggerOptions {
   readonly maxRememberedMisses?: number;
   /** The first delay before a failed collector stream is resubscribed; it doubles up to 30 s. Default: 500. */
   readonly collectorRetryDelay?: number;
+  /**
+   * When an early ask (see {@link Tagger.lookup}) of an expected source answers "not found", or
+   * fails, for an entity still incomplete: the delays after which it is asked again, one ask per
+   * entry, each counted from the previous answer. A "not found" is final (the source counts as
+   * reported) only when it answers the last of these asks; `[]` makes the first one final.
+   * Default: `[250, 1000]`.
+   */
+  readonly completenessRetryDelays?: readonly number[];
   /** The scheduler of every timer (prune windows, fetch timeouts, retries, expiries). Default: `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
   /** Where rejections and errors are reported. Default: `consoleLogger('warn')`. */
@@ -51,6 +59,45 @@ export interface TagEvent {
   readonly entity: string;
   /** The entity's tags at the stream's cardinality (`[]` for `deleted`). */
   readonly tags: readonly string[];
+  /**
+   * True when every source expected for the entity has reported it (see {@link Tagger.lookup});
+   * false for `deleted`. An entity that becomes complete without a change of its tags gets a
+   * `modified` event with the same tags and `complete: true`. Set by the local Tagger; absent from
+   * an IPC client's events (the protocol does not carry completeness yet): read absent as "not
+   * known to be complete".
+   */
+  readonly complete?: boolean;
+}
+
+/** Options of {@link Tagger.lookup}. */
+export interface LookupOptions {
+  /** The cardinality of the tags (cumulative). Default: 'low'. */
+  readonly cardinality?: TagCardinality;
+  /**
+   * The longest to wait, in milliseconds from the call, for the entity to be complete (a fetch on
+   * miss included). The answer comes as soon as it is complete, else at this deadline with what is
+   * stored then. Default: no wait (answers as `tag()` does, after any fetch on miss).
+   */
+  readonly waitForComplete?: number;
+}
+
+/**
+ * An entity's tags with its completeness.
+ *
+ * @example
+ * ```ts
+ * const answer: TagLookup = { tags: ['image_name:redis'], complete: false, missing: ['kubelet'] };
+ * ```
+ */
+export interface TagLookup {
+  readonly tags: string[];
+  /** Every source expected for the entity has reported it (an entity not stored is never complete). */
+  readonly complete: boolean;
+  /**
+   * The expected sources that have not reported it yet (`[]` when complete). `['unknown']` where
+   * completeness cannot be known (an IPC client).
+   */
+  readonly missing: readonly string[];
 }
 
 /** What {@link Tagger.events$} streams. */
@@ -122,6 +169,32 @@ export interface Tagger {
    * everything stored, then `added` / `modified` / `deleted` as they happen.
    */
   events$(filter?: TagEventsFilter): Observable<TagEvent>;
+  /**
+   * The entity's tags and whether it is complete — every collector that covers its prefix (see
+   * `Collector.covers`) has reported it — waiting up to `options.waitForComplete` ms for that.
+   * Never rejects for incompleteness: at the deadline it answers `complete: false` with the
+   * `missing` sources. Rejects as `tag()` does (a malformed id or cardinality, an ambiguous short id,
+   * a stopped tagger); a negative or non-finite `waitForComplete` rejects with a `RangeError`. The
+   * IPC client answers at once, `complete: false, missing: ['unknown']` (the protocol does not carry
+   * completeness yet).
+   *
+   * @example
+   * ```ts
+   * const { tags, complete, missing } = await tagger.lookup(containerId(id), { cardinality: 'high', waitForComplete: 500 });
+   * if (!complete) console.warn('tags without', missing);
+   * ```
+   */
+  lookup(entity: string, options?: LookupOptions): Promise<TagLookup>;
+  /**
+   * The live form of {@link Tagger.lookup}: the entity's tags and completeness now (after a fetch on
+   * miss, if one is due), then at each change of either. Completes when the tagger stops.
+   *
+   * @example
+   * ```ts
+   * tagger.lookup$(containerId(id), 'high').pipe(first((l) => l.complete)).subscribe(({ tags }) => console.log(tags));
+   * ```
+   */
+  lookup$(entity: string, cardinality?: TagCardinality): Observable<TagLookup>;
   /** What is stored now, without fetching: frozen arrays, no copy. */
   storedTags(entity: string, cardinality?: TagCardinality): readonly string[];
   /**
@@ -240,4 +313,47 @@ export interface TaggerTelemetry {
   readonly rejectedByReason: Readonly<Record<string, number>>;
   /** Errors raised by collectors' streams (each followed by a resubscription). */
   readonly collectorErrors: number;
+  /** Completeness: delays, asks, and lookups that hit their deadline. */
+  readonly completeness: CompletenessTelemetry;
+}
+
+/**
+ * A histogram of durations in milliseconds, Prometheus style: `counts[i]` counts the observations
+ * `<= le[i]` (cumulative); `count` is every observation (the `+Inf` bucket), `sum` their total.
+ *
+ * @example
+ * ```ts
+ * const h: DelayHistogram = { le: [10, 25], counts: [1, 3], count: 4, sum: 95 };
+ * ```
+ */
+export interface DelayHistogram {
+  readonly le: readonly number[];
+  readonly counts: readonly number[];
+  readonly count: number;
+  readonly sum: number;
+}
+
+/**
+ * The completeness part of {@link TaggerTelemetry}.
+ *
+ * @example
+ * ```ts
+ * const c = tagger.telemetry().completeness;
+ * console.log(c.incompleteEntities, c.delayMs.container_id?.count, c.lookupsIncompleteAtDeadline);
+ * ```
+ */
+export interface CompletenessTelemetry {
+  /** Gauge: stored entities that still miss an expected source. */
+  readonly incompleteEntities: number;
+  /**
+   * From an entity's first report to complete, by entity prefix; only entities some collector is
+   * expected for (an entity completed by its first report counts 0).
+   */
+  readonly delayMs: Readonly<Record<string, DelayHistogram>>;
+  /** Expected sources asked for an entity without a query (its first report by another source). */
+  readonly earlyAsks: number;
+  /** Of those, asks again after a "not found" or a failure (`completenessRetryDelays`). */
+  readonly reasks: number;
+  /** `lookup()` calls with `waitForComplete` answered incomplete at their deadline. */
+  readonly lookupsIncompleteAtDeadline: number;
 }

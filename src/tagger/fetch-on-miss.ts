@@ -13,8 +13,10 @@ import {
   catchError,
   concat,
   defer,
+  endWith,
   finalize,
   ignoreElements,
+  map,
   merge,
   mergeMap,
   of,
@@ -31,6 +33,9 @@ import { describeError } from './log-fields.js';
 import { type TagStoreEvent, type TagStoreState, isDeletePending, pruneGeneration, storedEntities, storedEntity } from './tag-store-state.js';
 import type { TelemetryCounters } from './telemetry.js';
 import type { Collector, ShortIdRule, TagInfo } from './types.js';
+
+/** How one fetch ended: it found the entity, found nothing, or failed (an error or the timeout). */
+export type FetchOutcome = 'found' | 'not-found' | 'failed';
 
 /** What {@link FetchOnMiss} needs of its Tagger. */
 export interface FetchOnMissOptions {
@@ -64,7 +69,7 @@ export class FetchOnMiss {
   private readonly fetchers: readonly Collector[];
   private readonly shortIds: readonly ShortIdRule[];
   private readonly misses: ExpiringSet<string>;
-  private readonly inflight = new Map<string, Observable<never>>();
+  private readonly inflight = new Map<string, Observable<FetchOutcome>>();
   private readonly fetched = new Subject<TagStoreEvent>();
 
   /** What the fetches found, as `fetched` store events. */
@@ -145,13 +150,22 @@ export class FetchOnMiss {
         this.options.counters.negativeCacheHits += 1;
         continue;
       }
-      (due ??= []).push(this.sharedFetch(entity, collector, key));
+      (due ??= []).push(this.sharedFetch(entity, collector, key).pipe(ignoreElements()));
     }
     return due === undefined ? undefined : merge(...due);
   }
 
+  /**
+   * Asks `collector` for `entity` without a query (an early ask of an expected source): joins the
+   * fetch of that (entity, source) in flight, else starts one, whatever the not-found memory says.
+   * Emits how it ended, then completes; emits nothing when the tagger stops first.
+   */
+  ask$(entity: string, collector: Collector): Observable<FetchOutcome> {
+    return defer(() => this.sharedFetch(entity, collector, missKey(collector.source, entity)));
+  }
+
   /** One fetch per (entity, source) however many callers wait for it. */
-  private sharedFetch(entity: string, collector: Collector, key: string): Observable<never> {
+  private sharedFetch(entity: string, collector: Collector, key: string): Observable<FetchOutcome> {
     let inflight = this.inflight.get(key);
     if (inflight === undefined) {
       inflight = this.runFetch(entity, collector, key).pipe(
@@ -163,7 +177,8 @@ export class FetchOnMiss {
     return inflight;
   }
 
-  private runFetch(entity: string, collector: Collector, key: string): Observable<never> {
+  /** The fetch of (entity, source): its TagInfo go to {@link FetchOnMiss.fetched$}; emits how it ended. */
+  private runFetch(entity: string, collector: Collector, key: string): Observable<FetchOutcome> {
     const fetch = collector.fetch;
     if (fetch === undefined) return EMPTY;
     const { counters, fetchTimeout, scheduler, logger } = this.options;
@@ -184,12 +199,12 @@ export class FetchOnMiss {
           this.fetched.next({ type: 'fetched', info: accepted, priority: collector.priority, generation });
         }),
         ignoreElements(),
-        tap({
-          complete: () => {
-            if (found) return;
-            counters.fetchNotFound += 1;
-            this.misses.add(key, this.options.notFoundTtl);
-          },
+        endWith(undefined),
+        map((): FetchOutcome => {
+          if (found) return 'found';
+          counters.fetchNotFound += 1;
+          this.misses.add(key, this.options.notFoundTtl);
+          return 'not-found';
         }),
         catchError((error: unknown) => {
           // An answer, not a failure: the short id names several entities; the query says so.
@@ -198,7 +213,7 @@ export class FetchOnMiss {
           else counters.fetchErrors += 1;
           this.misses.add(key, this.options.fetchErrorTtl);
           logger.warn('fetch on miss failed; answering with what is stored', { entity, source: collector.source, error: describeError(error) });
-          return EMPTY;
+          return of<FetchOutcome>('failed');
         }),
         takeUntil(this.options.stopped$),
       );

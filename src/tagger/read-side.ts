@@ -8,23 +8,30 @@
  */
 import {
   type Observable,
+  type SchedulerLike,
   type Subscription,
   Subject,
+  asyncScheduler,
   connect,
   defer,
   distinctUntilChanged,
+  filter,
   lastValueFrom,
   map,
   merge,
+  of,
   startWith,
   switchMap,
+  take,
   takeUntil,
+  tap,
   throwError,
+  timer,
 } from 'rxjs';
 import { sameArray } from '../util/arrays.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type TaggerStatus, checkQuery } from './check-query.js';
-import type { EntityListing, EntitySourcesListing, EntityTags, TagEvent, TagEventsFilter } from './contract.js';
+import type { EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup } from './contract.js';
 import { TaggerNotRunningError } from './errors.js';
 import type { SourceTagsListing } from './source-listing.js';
 import { type TagChange, tagEvents } from './tag-events.js';
@@ -43,8 +50,23 @@ export interface StoreReader {
   /** What each source of a stored entity gave; `[]` where the store does not know it. */
   bySource(entity: string): readonly SourceTagsListing[];
   /** The store's gauges for `telemetry()`. */
-  gauges(): StoreGauges;
+  gauges(): StoreGauges & { readonly incompleteEntities?: number };
+  /**
+   * Whether `entity` is complete and which expected sources it misses. Absent where the store
+   * cannot know (an IPC client's mirror): lookups then answer `complete: false, missing: ['unknown']`
+   * at once, without waiting.
+   */
+  completeness?(entity: string): EntityCompleteness;
 }
+
+/** What a {@link StoreReader} knows of an entity's completeness. */
+export interface EntityCompleteness {
+  readonly complete: boolean;
+  readonly missing: readonly string[];
+}
+
+/** The completeness of every entity for a store that cannot know it. */
+const UNKNOWN: EntityCompleteness = Object.freeze({ complete: false, missing: Object.freeze(['unknown']) });
 
 /**
  * What a query does when the store may lack what it asks:
@@ -83,6 +105,7 @@ export class ReadSide {
     private readonly store: StoreReader,
     private readonly counters: TelemetryCounters,
     private readonly miss: MissPolicy,
+    private readonly scheduler: SchedulerLike = asyncScheduler,
   ) {}
 
   /**
@@ -145,9 +168,60 @@ export class ReadSide {
     });
   }
 
+  /** See `Tagger.lookup`. */
+  lookup(entity: string, options: LookupOptions = {}): Promise<TagLookup> {
+    const cardinality = options.cardinality ?? 'low';
+    const wait = options.waitForComplete;
+    const invalid = checkQuery(entity, cardinality, this.status);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    if (wait !== undefined && !(Number.isFinite(wait) && wait >= 0)) {
+      return Promise.reject(new RangeError(`waitForComplete must be a non-negative number of milliseconds, got ${String(wait)}`));
+    }
+    const miss = this.miss(entity, cardinality);
+    if (miss !== undefined && 'answer' in miss) {
+      return lastValueFrom(miss.answer.pipe(map((tags) => ({ tags: countAnswer(this.counters, cardinality, [...tags]), ...this.completenessOf(entity) }))));
+    }
+    const target$ = miss === undefined ? of(entity) : miss.read;
+    if (wait === undefined || this.store.completeness === undefined) {
+      return lastValueFrom(target$.pipe(map((target) => this.lookupAnswer(target, cardinality))));
+    }
+    // The entity the answer reads: the asked one, or the one a short id resolved to.
+    let target = entity;
+    const completed$ = target$.pipe(
+      tap((resolved) => {
+        target = resolved;
+      }),
+      switchMap((resolved) => this.byEntity.observe(resolved).pipe(startWith(undefined), filter(() => this.completenessOf(resolved).complete))),
+    );
+    return lastValueFrom(
+      merge(completed$, timer(wait, this.scheduler), this.stop$).pipe(
+        take(1),
+        map(() => {
+          const answer = this.lookupAnswer(target, cardinality);
+          if (!answer.complete) this.counters.completeness.lookupsIncompleteAtDeadline += 1;
+          return answer;
+        }),
+      ),
+    );
+  }
+
+  /** See `Tagger.lookup$`. */
+  lookup$(entity: string, cardinality: TagCardinality = 'low'): Observable<TagLookup> {
+    return defer(() => {
+      const invalid = checkQuery(entity, cardinality, this.status);
+      if (invalid !== undefined) return throwError(() => invalid);
+      const miss = this.miss(entity, cardinality);
+      if (miss === undefined) return this.liveLookup$(entity, cardinality);
+      if ('read' in miss) return miss.read.pipe(switchMap((target) => this.liveLookup$(target, cardinality)));
+      return this.answered$(entity, cardinality, miss.answer).pipe(map((tags) => ({ tags, ...this.completenessOf(entity) })));
+    });
+  }
+
   /** See `Tagger.events$`. */
   events$(eventsFilter: TagEventsFilter = {}): Observable<TagEvent> {
-    return tagEvents(() => this.store.entries(), this.changes$, eventsFilter);
+    const completeness = this.store.completeness?.bind(this.store);
+    const isComplete = completeness === undefined ? undefined : (entity: string): boolean => completeness(entity).complete;
+    return tagEvents(() => this.store.entries(), this.changes$, eventsFilter, isComplete);
   }
 
   /** See `Tagger.storedTags`. */
@@ -179,6 +253,24 @@ export class ReadSide {
   /** See `Tagger.telemetry`. */
   telemetry(): TaggerTelemetry {
     return snapshotTelemetry(this.counters, { ...this.store.gauges(), watchedEntities: this.byEntity.keys });
+  }
+
+  private completenessOf(entity: string): EntityCompleteness {
+    return this.store.completeness?.(entity) ?? UNKNOWN;
+  }
+
+  private lookupAnswer(entity: string, cardinality: TagCardinality): TagLookup {
+    return { tags: this.answer(entity, cardinality), ...this.completenessOf(entity) };
+  }
+
+  /** The entity's tags and completeness now, then at each change of either. */
+  private liveLookup$(entity: string, cardinality: TagCardinality): Observable<TagLookup> {
+    return this.byEntity.observe(entity).pipe(
+      startWith(undefined),
+      map(() => ({ tags: this.store.read(entity, cardinality), ...this.completenessOf(entity) })),
+      distinctUntilChanged((a, b) => a.complete === b.complete && sameArray(a.tags, b.tags)),
+      map((l) => ({ tags: countAnswer(this.counters, cardinality, [...l.tags]), complete: l.complete, missing: l.missing })),
+    );
   }
 
   private answer(entity: string, cardinality: TagCardinality): string[] {

@@ -10,12 +10,16 @@ export interface TagChange {
   readonly entity: string;
   readonly before: EntityTags | undefined;
   readonly after: EntityTags | undefined;
+  /** The entity became complete in this change (its tags may be the same). */
+  readonly completed?: boolean;
 }
 
 /**
  * The `events$` of a store (a local one, or a client's mirror): on subscribe, an `added` burst of
  * every entity `entries()` holds that matches the filter (none with `burst: false`), then each change of `changes$` as seen at
- * the filter's cardinality (`modified` only when the tags at that cardinality differ).
+ * the filter's cardinality (`modified` only when the tags at that cardinality differ, or when the
+ * entity became complete). `isComplete` says whether an entity is complete when its event is made;
+ * without it (a store that cannot know), events carry no `complete`.
  *
  * @example
  * ```ts
@@ -26,6 +30,7 @@ export function tagEvents(
   entries: () => Iterable<readonly [string, EntityTags]>,
   changes$: Observable<TagChange>,
   eventsFilter: TagEventsFilter = {},
+  isComplete?: (entity: string) => boolean,
 ): Observable<TagEvent> {
   const cardinality = eventsFilter.cardinality ?? 'low';
   const prefixes =
@@ -36,22 +41,27 @@ export function tagEvents(
     const burst: TagEvent[] = [];
     if (eventsFilter.burst !== false) {
       for (const [entity, tags] of entries()) {
-        if (matches(entity)) burst.push({ type: 'added', entity, tags: tags[cardinality] });
+        if (matches(entity)) burst.push(withCompleteness({ type: 'added', entity, tags: tags[cardinality] }, isComplete));
       }
     }
     const live$ = changes$.pipe(
       filter((change) => matches(change.entity)),
-      map((change) => toEvent(change, cardinality)),
+      map((change) => toEvent(change, cardinality, isComplete)),
       filter((event): event is TagEvent => event !== undefined),
     );
     return concat(from(burst), live$);
   });
 }
 
-function toEvent(change: TagChange, cardinality: TagCardinality): TagEvent | undefined {
-  if (change.after === undefined) return { type: 'deleted', entity: change.entity, tags: [] };
+function toEvent(change: TagChange, cardinality: TagCardinality, isComplete: ((entity: string) => boolean) | undefined): TagEvent | undefined {
+  const entity = change.entity;
+  if (change.after === undefined) return isComplete === undefined ? { type: 'deleted', entity, tags: [] } : { type: 'deleted', entity, tags: [], complete: false };
   const tags = change.after[cardinality];
-  if (change.before === undefined) return { type: 'added', entity: change.entity, tags };
-  if (sameArray(change.before[cardinality], tags)) return undefined;
-  return { type: 'modified', entity: change.entity, tags };
+  if (change.before === undefined) return withCompleteness({ type: 'added', entity, tags }, isComplete);
+  if (change.completed !== true && sameArray(change.before[cardinality], tags)) return undefined;
+  return withCompleteness({ type: 'modified', entity, tags }, isComplete);
+}
+
+function withCompleteness(event: TagEvent, isComplete: ((entity: string) => boolean) | undefined): TagEvent {
+  return isComplete === undefined ? event : { ...event, complete: isComplete(event.entity) };
 }

@@ -16,6 +16,7 @@ export interface TaggerSettings {
   readonly fetchErrorTtl: number;
   readonly maxRememberedMisses: number;
   readonly collectorRetryDelay: number;
+  readonly completenessRetryDelays: readonly number[];
   readonly scheduler: SchedulerLike;
   readonly logger: Logger;
 }
@@ -24,6 +25,9 @@ export interface TaggerSettings {
 export const MAX_COLLECTOR_RETRY_DELAY = 30_000;
 
 const MS = { unit: 'milliseconds' } as const;
+
+/** The default of `completenessRetryDelays`: ask again 250 ms, then 1 s, after a "not found". */
+export const DEFAULT_COMPLETENESS_RETRY_DELAYS: readonly number[] = Object.freeze([250, 1000]);
 
 /**
  * The settings of a Tagger. A duration or bound that is not a positive number throws a `RangeError`
@@ -43,6 +47,11 @@ export function taggerSettings(options: CreateTaggerOptions): TaggerSettings {
     fetchErrorTtl: numberOption('fetchErrorTtl', options.fetchErrorTtl, 5000, MS),
     maxRememberedMisses: numberOption('maxRememberedMisses', options.maxRememberedMisses, 10_000),
     collectorRetryDelay: numberOption('collectorRetryDelay', options.collectorRetryDelay, 500, MS),
+    completenessRetryDelays: Object.freeze(
+      (options.completenessRetryDelays ?? DEFAULT_COMPLETENESS_RETRY_DELAYS).map((delay, i) =>
+        numberOption(`completenessRetryDelays[${String(i)}]`, delay, 0, { unit: 'milliseconds', min: 'non-negative' }),
+      ),
+    ),
     scheduler: options.scheduler ?? asyncScheduler,
     logger: options.logger ?? consoleLogger('warn'),
   };

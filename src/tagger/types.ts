@@ -134,4 +134,19 @@ export interface Collector {
    * is then asked with the short id and answers the full entity's TagInfo.
    */
   readonly shortIds?: ShortIdRule;
+  /**
+   * The entity kinds this collector reports, as entity-id prefixes without `://` (`container_id`,
+   * `kubernetes_pod_uid`, `ecs_task`). The Tagger expects a report from it for every entity of these
+   * kinds: such an entity is complete (see `Tagger.lookup`) once every collector covering its prefix
+   * has reported it, with tags or a final "not found". When another source reports the entity first,
+   * a collector with a `fetch` is asked for it at once. A collector that declares nothing is
+   * expected for nothing. Default: `[]`.
+   *
+   * @example
+   * ```ts
+   * const kubelet: Collector = { source: 'kubelet', priority: SourcePriority.NodeOrchestrator, mode: 'pull',
+   *   tagInfo$, fetch, covers: ['container_id', 'kubernetes_pod_uid'] };
+   * ```
+   */
+  readonly covers?: readonly string[];
 }

@@ -40,7 +40,7 @@ describe('Tagger.storedEntries and events$({ burst: false })', () => {
     tagger.events$({ burst: false }).subscribe((e) => changesOnly.push(e));
     put(input, 'container_id://a', ['v:2']);
     expect(withBurst.map((e) => e.type)).toEqual(['added', 'modified']);
-    expect(changesOnly).toEqual([{ type: 'modified', entity: 'container_id://a', tags: ['v:2'] }]);
+    expect(changesOnly).toEqual([{ type: 'modified', entity: 'container_id://a', tags: ['v:2'], complete: true }]);
     tagger.stop();
   });
 });
