@@ -226,6 +226,8 @@ class LiveSharedStore<K> implements SharedStore<K> {
    * burst is the cache, and no copy of it is kept.
    */
   private readonly delivered: Map<string, K> | undefined;
+  /** `events$` is over (closed or released): a new subscriber gets no burst, only the completion. */
+  private ended = false;
   private readonly changes$ = new Subject<PendingChange<K>>();
   private readonly out$ = new Subject<SharedStoreEvent<K>>();
   private readonly healthState$ = new BehaviorSubject<SharedStoreHealth>({ state: 'joining' });
@@ -277,9 +279,11 @@ class LiveSharedStore<K> implements SharedStore<K> {
     this.events$ = defer(() =>
       concat(
         from(
-          this.delivered === undefined
-            ? Array.from(this.cache.entries.values(), (cached): SharedStoreEvent<K> => ({ type: 'update', name: cached.name, key: cached.key }))
-            : Array.from(this.delivered, ([name, key]): SharedStoreEvent<K> => ({ type: 'update', name, key })),
+          this.ended
+            ? []
+            : this.delivered === undefined
+              ? Array.from(this.cache.entries.values(), (cached): SharedStoreEvent<K> => ({ type: 'update', name: cached.name, key: cached.key }))
+              : Array.from(this.delivered, ([name, key]): SharedStoreEvent<K> => ({ type: 'update', name, key })),
         ),
         this.out$,
       ),
@@ -448,6 +452,7 @@ class LiveSharedStore<K> implements SharedStore<K> {
       }
     }
     this.delivered?.clear();
+    this.ended = true;
     this.out$.complete();
     this.health = reduceStoreHealth(this.health, { type: 'closed' }).state;
     this.healthState$.next(storeHealthOf(this.health));
