@@ -115,7 +115,8 @@ class LocalTagger implements Tagger {
     let changes: readonly TagChange[] = step.changes;
     for (const change of step.changes) if (change.type === 'deleted') forgetEntity(this.completeness, change.entity);
     const event = step.event;
-    if ((event.type !== 'upsert' && event.type !== 'fetched') || event.info.deleteEntity === true) {
+    // A fetch's empty answer is a "not found": the ask that made it decides when it is final.
+    if ((event.type !== 'upsert' && event.type !== 'fetched') || event.info.deleteEntity === true || step.ignored === 'negative-fetch') {
       this.reads.emit(changes);
       return NO_ASKS;
     }

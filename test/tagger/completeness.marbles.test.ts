@@ -60,6 +60,22 @@ describe('completeness (marbles)', () => {
     });
   });
 
+  it('a fetch answering an empty TagInfo is a "not found" like one emitting nothing: asked again, final at the last ask', () => {
+    const ts = testScheduler();
+    ts.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const fetch$ = cold<TagInfo>('--(e|)', { e: tagInfo({ entity: A, source: 'kubelet' }) });
+      const kubelet: Collector = { source: 'kubelet', priority: 1, mode: 'fetch', fetch: () => fetch$, covers: ['container_id'] };
+      const tagger = createTagger({ collectors: [docker(hot<TagInfo>('-d', infos)), kubelet], completenessRetryDelays: [5], scheduler: ts, logger: silentLogger });
+      tagger.start();
+      ts.schedule(() => tagger.stop(), 12);
+      expectObservable(tagger.events$()).toBe('-a--------m-|', {
+        a: { type: 'added', entity: A, tags: ['d:1'], complete: false },
+        m: { type: 'modified', entity: A, tags: ['d:1'], complete: true },
+      });
+      expectSubscriptions(fetch$.subscriptions).toBe(['-^-!', '--------^-!']);
+    });
+  });
+
   it('stops asking again once the source reports by its own stream', () => {
     const ts = testScheduler();
     ts.run(({ cold, hot, expectSubscriptions }) => {
