@@ -46,7 +46,7 @@ async function ours(endpoint: string, prefix: string): Promise<number> {
   const mine = Array.from({ length: COLLABORATORS }, () => etcdBackend({ hosts: endpoint, leaseTtl: LEASE_TTL_S * 1000 }));
   const stores = await Promise.all(mine.map(async (b, c) => joinSharedStore({ prefix, codec: itemCodec, backend: b, name: `c${c}`, logger: silentLogger, deleteGracePeriod: 0 })));
   const converged = await timeAsync(async () => {
-    await Promise.all(stores.map(async (store, c) => Promise.all(Array.from({ length: KEYS }, async (_, i) => store.updateLocalKeySync(item(c, i))))));
+    await Promise.all(stores.map(async (store, c) => Promise.all(Array.from({ length: KEYS }, (_, i) => store.updateLocalKeySync(item(c, i))))));
     await until(() => stores.every((s) => s.telemetry().sharedKeys === TOTAL)); // not sharedKeys(): a copy of 30,000 keys per poll
   });
   await Promise.all(stores.map(async (s) => s.release()));
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const stores = await Promise.all(
       Array.from({ length: COLLABORATORS }, async (_, c) => joinSharedStore({ prefix: 'bench/store', codec: itemCodec, backend: backend(etcd.endpoint), name: `c${c}`, logger: silentLogger, deleteGracePeriod: 0 })),
     );
-    await Promise.all(stores.map(async (store, c) => Promise.all(Array.from({ length: KEYS }, async (_, i) => store.updateLocalKeySync(item(c, i))))));
+    await Promise.all(stores.map(async (store, c) => Promise.all(Array.from({ length: KEYS }, (_, i) => store.updateLocalKeySync(item(c, i))))));
     const rawClient = new Etcd3({ hosts: etcd.endpoint });
     const rawList = await timeAsync(async () => {
       const { kvs } = await rawClient.getAll().prefix('bench/store/').exec();
