@@ -100,14 +100,18 @@ function expectationOf(state: MutableState, entity: string): Expectation | undef
 export type ReportOutcome =
   /** The entity was not known (its first report) and is complete with it. */
   | { readonly type: 'complete-at-first'; readonly expected: boolean }
-  /** The entity was not known and still misses these expected sources. */
-  | { readonly type: 'first'; readonly missing: readonly string[] }
+  /** The entity was not known and still misses some expected source (see {@link missingSources}). */
+  | { readonly type: 'first' }
   /** The report completed the entity, `delay` after its first report. */
   | { readonly type: 'completed'; readonly delay: number }
   /** Nothing changed (already complete, or still incomplete). */
   | { readonly type: 'unchanged' };
 
+// The frequent outcomes are shared constants: a report is on the ingest path.
 const UNCHANGED: ReportOutcome = Object.freeze({ type: 'unchanged' });
+const FIRST: ReportOutcome = Object.freeze({ type: 'first' });
+const COMPLETE_AT_FIRST: ReportOutcome = Object.freeze({ type: 'complete-at-first', expected: true });
+const NOT_EXPECTED: ReportOutcome = Object.freeze({ type: 'complete-at-first', expected: false });
 
 /**
  * `source` reported `entity` at `now`: with tags, or with a final "not found". `first` says it is the
@@ -116,7 +120,7 @@ const UNCHANGED: ReportOutcome = Object.freeze({ type: 'unchanged' });
  *
  * @example
  * ```ts
- * reportSource(state, 'container_id://a', 'docker', { first: true, now: 0 }); // { type: 'first', missing: ['kubelet'] }
+ * reportSource(state, 'container_id://a', 'docker', { first: true, now: 0 }); // { type: 'first' }: kubelet is missing
  * reportSource(state, 'container_id://a', 'kubelet', { first: false, now: 40 }); // { type: 'completed', delay: 40 }
  * ```
  */
@@ -124,11 +128,11 @@ export function reportSource(state: CompletenessState, entity: string, source: s
   const s = inner(state);
   if (at.first) {
     const expectation = expectationOf(s, entity);
-    if (expectation === undefined) return { type: 'complete-at-first', expected: false };
+    if (expectation === undefined) return NOT_EXPECTED;
     const reported = expectation.bits.get(source) ?? 0;
-    if (reported === expectation.full) return { type: 'complete-at-first', expected: true };
+    if (reported === expectation.full) return COMPLETE_AT_FIRST;
     s.incomplete.set(entity, { first: at.now, reported });
-    return { type: 'first', missing: missingOf(expectation, reported) };
+    return FIRST;
   }
   const progress = s.incomplete.get(entity);
   if (progress === undefined) return UNCHANGED;

@@ -61,6 +61,8 @@ class LocalTagger implements Tagger {
   private readonly state = createTagStoreState();
   private readonly counters = createTelemetryCounters();
   private readonly completeness: CompletenessState;
+  /** The collectors that can be asked early (those with a `fetch` that cover some prefix). */
+  private readonly fetchers: readonly Collector[];
   /** The early asks of expected sources (each ends by itself, or when the tagger stops). */
   private readonly asks = new Subject<Observable<never>>();
   private readonly reads: ReadSide;
@@ -68,6 +70,7 @@ class LocalTagger implements Tagger {
 
   constructor(private readonly settings: TaggerSettings) {
     this.completeness = createCompletenessState(settings.collectors);
+    this.fetchers = settings.collectors.filter((c) => c.fetch !== undefined && (c.covers?.length ?? 0) > 0);
     this.reads = new ReadSide(
       storeReader(this.state, this.completeness),
       this.counters,
@@ -122,14 +125,15 @@ class LocalTagger implements Tagger {
     }
     const entity = event.info.entity;
     const first = step.changes[0]?.type === 'added';
-    if (!first && storedEntity(this.state, entity) === undefined) {
+    // Not a first report, and nothing awaited of the entity (complete, or not stored): nothing to note.
+    if (!first && isComplete(this.completeness, entity, true)) {
       this.reads.emit(changes);
       return NO_ASKS;
     }
     const outcome = reportSource(this.completeness, entity, event.info.source, { first, now: this.settings.scheduler.now() });
     if (this.countOutcome(entity, outcome)) changes = markCompleted(changes, entity, storedEntity(this.state, entity)?.tags);
     this.reads.emit(changes);
-    return outcome.type === 'first' ? this.earlyAsks(entity, outcome.missing) : NO_ASKS;
+    return outcome.type === 'first' ? this.earlyAsks(entity) : NO_ASKS;
   }
 
   /** Counts a completeness delay; true when `outcome` completed an entity after its first report. */
@@ -140,9 +144,13 @@ class LocalTagger implements Tagger {
     return true;
   }
 
-  /** The asks of the `missing` sources of `entity` that can be asked (those with a `fetch`). */
-  private earlyAsks(entity: string, missing: readonly string[]): Observable<never>[] {
-    return this.settings.collectors.filter((c) => c.fetch !== undefined && missing.includes(c.source)).map((c) => this.ask$(entity, c, 0));
+  /** The asks of the sources `entity` misses that can be asked (those with a `fetch`). */
+  private earlyAsks(entity: string): readonly Observable<never>[] {
+    let asks: Observable<never>[] | undefined;
+    for (const collector of this.fetchers) {
+      if (isMissing(this.completeness, entity, collector.source)) (asks ??= []).push(this.ask$(entity, collector, 0));
+    }
+    return asks ?? NO_ASKS;
   }
 
   /**

@@ -91,7 +91,8 @@ describe('completeness state (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 0, max: 60_000 }), (start, delay) => {
         const state = createCompletenessState(COLLECTORS);
-        expect(reportSource(state, 'container_id://a', 'kubelet', { first: true, now: start })).toEqual({ type: 'first', missing: ['docker'] });
+        expect(reportSource(state, 'container_id://a', 'kubelet', { first: true, now: start })).toEqual({ type: 'first' });
+        expect(missingSources(state, 'container_id://a', true)).toEqual(['docker']);
         expect(reportSource(state, 'container_id://a', 'docker', { first: false, now: start + delay })).toEqual({ type: 'completed', delay });
       }),
     );
