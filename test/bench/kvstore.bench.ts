@@ -28,6 +28,16 @@ const ROUNDS = Number(process.env.TAGSTREAM_BENCH_ROUNDS ?? 5);
 // Long enough that a loaded machine cannot starve a keep-alive into a lost lease mid-run.
 const LEASE_TTL_S = 60;
 
+/** Wall-clock ms of `fn` (the figure compared), and this process's CPU ms over it (steadier on a loaded machine). */
+const cpu: { ours: number[]; raw: number[] } = { ours: [], raw: [] };
+async function timed(side: 'ours' | 'raw', fn: () => Promise<void>): Promise<number> {
+  const before = process.cpuUsage();
+  const ms = await timeAsync(fn);
+  const used = process.cpuUsage(before);
+  cpu[side].push((used.user + used.system) / 1000);
+  return ms;
+}
+
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 5));
 }
@@ -45,7 +55,7 @@ const backend = (endpoint: string): KvBackend => {
 async function ours(endpoint: string, prefix: string): Promise<number> {
   const mine = Array.from({ length: COLLABORATORS }, () => etcdBackend({ hosts: endpoint, leaseTtl: LEASE_TTL_S * 1000 }));
   const stores = await Promise.all(mine.map(async (b, c) => joinSharedStore({ prefix, codec: itemCodec, backend: b, name: `c${c}`, logger: silentLogger, deleteGracePeriod: 0 })));
-  const converged = await timeAsync(async () => {
+  const converged = await timed('ours', async () => {
     await Promise.all(stores.map(async (store, c) => Promise.all(Array.from({ length: KEYS }, (_, i) => store.updateLocalKeySync(item(c, i))))));
     await until(() => stores.every((s) => s.telemetry().sharedKeys === TOTAL)); // not sharedKeys(): a copy of 30,000 keys per poll
   });
@@ -69,7 +79,7 @@ async function raw(endpoint: string, prefix: string): Promise<number> {
     ),
   );
   const leases = await Promise.all(clients.map(async (client) => { const lease = client.lease(LEASE_TTL_S); return { lease, id: await lease.grant() }; }));
-  const converged = await timeAsync(async () => {
+  const converged = await timed('raw', async () => {
     await Promise.all(
       clients.map(async (client, c) => {
         const txns: Promise<unknown>[] = [];
@@ -110,6 +120,9 @@ async function main(): Promise<void> {
       report(`${title} (round ${round + 1})`, { name: 'shared store, updateLocalKeySync', value: ourTimes[round] ?? 0, unit: 'ms' }, { name: `raw etcd3, ${TXN_OPS}-put transactions + prefix watchers`, value: rawTimes[round] ?? 0, unit: 'ms' });
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    cpu.ours.splice(0, 1);
+    cpu.raw.splice(0, 1); // the warm-up's
+    report(`${title}: process CPU over the timed part (median of ${ROUNDS})`, { name: 'shared store', value: median(cpu.ours), unit: 'ms' }, { name: 'raw etcd3', value: median(cpu.raw), unit: 'ms' });
     report(`${title} (median of ${ROUNDS})`, { name: 'shared store', value: median(ourTimes), unit: 'ms' }, { name: `raw etcd3, ${TXN_OPS}-put transactions`, value: median(rawTimes), unit: 'ms' }, '<= 1.5');
 
     // The keys a late collaborator lists: one more round of the store, left in place.
