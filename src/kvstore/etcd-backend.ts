@@ -26,7 +26,8 @@ export interface EtcdBackendOptions {
   /**
    * The most keys bound to one session lease (Cilium: 1,000): beyond it the backend grants
    * another lease. etcd's CPU per leased write grows with the keys on the lease, and a lost lease
-   * takes fewer keys with it. Default: 1000.
+   * takes fewer keys with it. Once the newest lease is half full the next one is granted ahead, so
+   * that no write waits for a grant when it fills. Default: 1000.
    */
   readonly maxKeysPerLease?: number;
   /** How many keys one page of a list reads. Default: 1000. */
@@ -142,6 +143,11 @@ export class EtcdBackend implements KvBackend {
   private readonly leased = new Map<string, LeasedKey>();
   /** The live session leases, oldest first; the last one takes new keys until it is full. */
   private sessions: SessionLease[] = [];
+  /**
+   * A lease granted ahead, once the newest one is half full: the batch that fills the newest one
+   * goes on without waiting for a grant (a round trip that held every batch bound to the new lease).
+   */
+  private spare: SessionLease | undefined;
   /** Leased keys whose lease was lost: written again on another one by `reattach`. */
   private readonly orphans = new Set<string>();
   private reattaching = false;
@@ -264,12 +270,15 @@ export class EtcdBackend implements KvBackend {
         if (group === undefined) byLease.set(session, [entry]);
         else group.push(entry);
       }
+      // The transactions at once (a batch that fills one lease goes on two): none waits for another.
+      const txns: Promise<number>[] = [];
       for (const [session, group] of byLease) {
         for (let start = 0; start < group.length; start += this.maxTxnOps) {
           const chunk = group.length <= this.maxTxnOps ? group : group.slice(start, start + this.maxTxnOps);
-          revision = Math.max(revision, await this.withLease(chunk.map((e) => e.key), async (lease) => this.putTxn(chunk, lease), session));
+          txns.push(this.withLease(chunk.map((e) => e.key), async (lease) => this.putTxn(chunk, lease), session));
         }
       }
+      for (const written of await Promise.all(txns)) revision = Math.max(revision, written);
       return { revision, changed: entries.length > 0 };
     });
   }
@@ -399,8 +408,9 @@ export class EtcdBackend implements KvBackend {
     return defer(async () => {
       if (this.closed) return;
       this.closed = true;
-      const leases = this.sessions.map((session) => session.lease);
+      const leases = [...this.sessions, ...(this.spare === undefined ? [] : [this.spare])].map((session) => session.lease);
       this.sessions = [];
+      this.spare = undefined;
       this.sessionEvents$.complete();
       this.closing$.next();
       this.closing$.complete();
@@ -455,7 +465,7 @@ export class EtcdBackend implements KvBackend {
     if (session === undefined) {
       const newest = this.sessions.at(-1);
       const unbound = keys.filter((key) => !this.isBound(key)).length;
-      session = newest !== undefined && newest.size + unbound <= this.maxKeysPerLease ? newest : this.grant();
+      session = newest !== undefined && newest.size + unbound <= this.maxKeysPerLease ? newest : this.nextSession();
     }
     for (const key of keys) {
       const entry = this.leased.get(key);
@@ -469,6 +479,7 @@ export class EtcdBackend implements KvBackend {
       entry.session = session;
       session.size += 1;
     }
+    this.grantAhead(session);
     return session;
   }
 
@@ -483,12 +494,29 @@ export class EtcdBackend implements KvBackend {
     if (before !== undefined && this.sessions.includes(before)) return before;
     if (this.closed) throw new KvUnavailableError('lease', key, { reason: 'the backend is closed' });
     const newest = this.sessions.at(-1);
-    const session = newest !== undefined && newest.size < this.maxKeysPerLease ? newest : this.grant();
+    const session = newest !== undefined && newest.size < this.maxKeysPerLease ? newest : this.nextSession();
     if (before !== undefined) before.size -= 1;
     if (entry === undefined) this.leased.set(key, { value, session });
     else entry.session = session;
     session.size += 1;
+    this.grantAhead(session);
     return session;
+  }
+
+  /** The lease granted ahead, now taking keys, or a new lease. */
+  private nextSession(): SessionLease {
+    const spare = this.spare;
+    if (spare === undefined) return this.grant();
+    this.spare = undefined;
+    this.sessions.push(spare);
+    return spare;
+  }
+
+  /** Grants the next lease once `session`, the newest, is half full (one ahead at most). */
+  private grantAhead(session: SessionLease): void {
+    if (this.spare !== undefined || session.size * 2 < this.maxKeysPerLease || session !== this.sessions.at(-1)) return;
+    // Its failure says nothing to anyone: the next lease is granted when it is needed.
+    this.grant(true).id.catch(() => undefined);
   }
 
   /** `value` is the newest value of `key`, written with a lease. */
@@ -512,8 +540,8 @@ export class EtcdBackend implements KvBackend {
     this.orphans.delete(key);
   }
 
-  /** A new session lease. */
-  private grant(): SessionLease {
+  /** A new session lease (`ahead`: the spare, taking no key yet). */
+  private grant(ahead = false): SessionLease {
     const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
     const session: SessionLease = {
       lease,
@@ -521,7 +549,7 @@ export class EtcdBackend implements KvBackend {
       granted: undefined,
       id: lease.grant().then(
         (granted) => {
-          if (this.sessions.includes(session)) {
+          if (this.sessions.includes(session) || this.spare === session) {
             session.granted = granted;
             this.sessionEvents$.next({ type: 'granted', lease: granted });
           }
@@ -530,12 +558,14 @@ export class EtcdBackend implements KvBackend {
         (error: unknown) => {
           // Nothing was bound to it in etcd: its keys are bound again at their next write.
           this.sessions = this.sessions.filter((other) => other !== session);
+          if (this.spare === session) this.spare = undefined;
           lease.release();
           throw this.unavailable('lease', undefined, error);
         },
       ),
     };
-    this.sessions.push(session);
+    if (ahead) this.spare = session;
+    else this.sessions.push(session);
     lease.on('lost', (error) => {
       // etcd3 says so for its own lease object: the keep-alive found it gone, or gave up.
       if (session.granted !== undefined) this.leaseLost(session.granted, error);
@@ -549,6 +579,13 @@ export class EtcdBackend implements KvBackend {
    * Its keys are written again on other leases.
    */
   private leaseLost(id: string, error: Error): void {
+    if (this.spare !== undefined && this.spare.granted === id) {
+      // A lease granted ahead holds no key: it goes, and is granted again when needed.
+      this.spare.lease.release();
+      this.spare = undefined;
+      this.logger.debug('etcd lease granted ahead lost', { lease: id, error: describeCause(error) });
+      return;
+    }
     const session = this.sessions.find((candidate) => candidate.granted === id);
     if (this.closed || session === undefined) return;
     this.sessions = this.sessions.filter((other) => other !== session);

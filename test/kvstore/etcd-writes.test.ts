@@ -42,7 +42,7 @@ describe.skipIf(skip !== undefined)('shared store writes over etcd', () => {
     expect(store.localKeys().get('k')?.value).toBe('49');
   }, 30_000);
 
-  it('keys per lease are capped: 250 keys with maxKeysPerLease 100 go on 3 leases; a lost one takes only its keys, written again on another', async () => {
+  it('keys per lease are capped: 250 keys with maxKeysPerLease 100 go on 3 leases (a 4th granted ahead); a lost one takes only its keys, written again on another', async () => {
     const prefix = freshPrefix('cap');
     const backend = etcdBackend({ hosts: suite.etcd.endpoint, leaseTtl: 10_000, callTimeout: 1000, retryDelay: 100, maxKeysPerLease: 100, logger: silentLogger });
     suite.adopt(backend);
@@ -56,7 +56,11 @@ describe.skipIf(skip !== undefined)('shared store writes over etcd', () => {
     };
     const before = await perLease();
     expect([...before.values()].sort((x, y) => x - y)).toEqual([50, 100, 100]);
-    expect(sessions.values.filter((e) => e.type === 'granted')).toHaveLength(3);
+    // A fourth lease, granted ahead once the third was half full, holds no key yet.
+    const granted = sessions.values.flatMap((e) => (e.type === 'granted' ? [e.lease] : []));
+    expect(granted).toHaveLength(4);
+    const spare = granted.find((lease) => !before.has(lease));
+    expect(spare).toBeDefined();
 
     // One lease revoked behind the backend's back: its 100 keys move to a new lease; the others stay.
     const [victim] = [...before].find(([, n]) => n === 100) ?? [];
@@ -67,6 +71,8 @@ describe.skipIf(skip !== undefined)('shared store writes over etcd', () => {
     expect(after.has(victim)).toBe(false);
     expect([...after.values()].every((n) => n <= 100)).toBe(true);
     expect(sessions.values.filter((e) => e.type === 'lost').map((e) => e.lease)).toEqual([victim]);
+    // Its keys went on the lease granted ahead: no batch waited for a grant.
+    expect(after.get(spare)).toBe(100);
     sessions.stop();
   }, 30_000);
 
