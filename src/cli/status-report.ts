@@ -3,6 +3,7 @@
  * shows, and the counters behind it), reading it back, and its text. Pure.
  */
 import type { ServerTelemetry } from '../ipc/server-telemetry.js';
+import type { CompletenessTelemetry, DelayHistogram } from '../tagger/contract.js';
 import type { TaggerTelemetry } from '../tagger/telemetry.js';
 import { escapeControls } from './query-format.js';
 import { type CollectorState, type KvstoreCounters, type StatusRowName, type StatusSnapshot, kvstoreSummary, renderStatusTable } from './status.js';
@@ -31,6 +32,49 @@ export interface StatusCounters {
   /** Queries answered with tags (`found`) and without (`empty`), all cardinalities together. */
   readonly queriesFound: number;
   readonly queriesEmpty: number;
+  /** Completeness (absent from an agent older than it). */
+  readonly completeness?: StatusCompleteness;
+}
+
+/**
+ * Completeness as `tagstream status` shows it: the delay from an entity's first report to complete,
+ * by entity prefix (median and 99th percentile, as the upper bound of their bucket in ms; `null`
+ * when above the last bucket), the entities incomplete now, and lookups answered incomplete at
+ * their deadline.
+ *
+ * @example
+ * ```ts
+ * const c: StatusCompleteness = { incompleteEntities: 1, lookupsIncomplete: 2, delayByPrefix: { container_id: { count: 12, p50Ms: 250, p99Ms: 1000 } } };
+ * ```
+ */
+export interface StatusCompleteness {
+  readonly incompleteEntities: number;
+  readonly lookupsIncomplete: number;
+  readonly delayByPrefix: Readonly<Record<string, { readonly count: number; readonly p50Ms: number | null; readonly p99Ms: number | null }>>;
+}
+
+/**
+ * The status's completeness, from the tagger's telemetry.
+ *
+ * @example
+ * ```ts
+ * completenessStatus(tagger.telemetry().completeness).delayByPrefix.container_id?.p99Ms;
+ * ```
+ */
+export function completenessStatus(c: CompletenessTelemetry): StatusCompleteness {
+  const delayByPrefix: Record<string, { count: number; p50Ms: number | null; p99Ms: number | null }> = {};
+  for (const [prefix, h] of Object.entries(c.delayMs)) {
+    delayByPrefix[prefix] = { count: h.count, p50Ms: quantileBound(h, 0.5), p99Ms: quantileBound(h, 0.99) };
+  }
+  return { incompleteEntities: c.incompleteEntities, lookupsIncomplete: c.lookupsIncompleteAtDeadline, delayByPrefix };
+}
+
+/** The upper bound of the bucket the `q` quantile falls in; null above the last bucket, or with no observation. */
+function quantileBound(h: DelayHistogram, q: number): number | null {
+  if (h.count === 0) return null;
+  const rank = Math.ceil(q * h.count);
+  const i = h.counts.findIndex((n) => n >= rank);
+  return i < 0 ? null : (h.le[i] ?? null);
 }
 
 /**
@@ -124,6 +168,7 @@ export function taggerCounters(t: TaggerTelemetry): StatusCounters {
     collectorErrors: t.collectorErrors,
     queriesFound: q.low.found + q.orchestrator.found + q.high.found,
     queriesEmpty: q.low.empty + q.orchestrator.empty + q.high.empty,
+    completeness: completenessStatus(t.completeness),
   };
 }
 
@@ -218,7 +263,9 @@ export function parseAgentStatus(value: unknown): AgentStatus | undefined {
     isCounts(value.entitiesBySource) &&
     isCounts(value.entitiesByPrefix) &&
     typeof value.updatesPerSecond === 'number' &&
-    isCounts(counters) &&
+    isRecord(counters) &&
+    isCounts(Object.fromEntries(Object.entries(counters).filter(([k]) => k !== 'completeness'))) &&
+    (counters.completeness === undefined || isCompleteness(counters.completeness)) &&
     isRecord(server) &&
     typeof server.address === 'string' &&
     typeof server.tokenFile === 'string' &&
@@ -227,6 +274,18 @@ export function parseAgentStatus(value: unknown): AgentStatus | undefined {
     Array.isArray(value.warnings) &&
     value.warnings.every((w) => typeof w === 'string');
   return ok ? (value as unknown as AgentStatus) : undefined;
+}
+
+function isCompleteness(value: unknown): value is StatusCompleteness {
+  return (
+    isRecord(value) &&
+    typeof value.incompleteEntities === 'number' &&
+    typeof value.lookupsIncomplete === 'number' &&
+    isRecord(value.delayByPrefix) &&
+    Object.values(value.delayByPrefix).every(
+      (d) => isRecord(d) && typeof d.count === 'number' && (d.p50Ms === null || typeof d.p50Ms === 'number') && (d.p99Ms === null || typeof d.p99Ms === 'number'),
+    )
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -270,12 +329,24 @@ export function formatAgentStatus(doc: AgentStatus, json: boolean, columns = 100
     `by prefix: ${byPrefix.length > 0 ? byPrefix : 'none'}`,
     ...(doc.kvstore === null ? [] : [kvstoreSummary(doc.kvstore)]),
     `tagger: ${c.updates} updates (${c.unchangedUpdates} unchanged), ${c.deletes} deletes (${c.pendingDeletes} pending), ${c.prunes} prunes · queries: ${c.queriesFound} found, ${c.queriesEmpty} empty · fetches: ${c.fetches} (${c.fetchNotFound} not found, ${c.fetchErrors} errors, ${c.fetchTimeouts} timeouts) · ${c.rejected} rejected, ${c.collectorErrors} collector errors`,
+    ...(c.completeness === undefined ? [] : [completenessLine(c.completeness)]),
     `server: ${s.requests} requests, ${s.unauthorized} unauthorized · streams: ${s.openStreams} open, ${s.streams} since start, ${s.streamsRefused} refused, ${s.streamsCut} cut, ${s.streamsStalled} stalled · token file ${escapeControls(s.tokenFile)}`,
   ];
   // After the totals line (the table, a blank line, the totals), before the message and warnings.
   const totals = screen.findIndex((line) => line.startsWith('entities: '));
   screen.splice(totals + 1, 0, ...more);
   return `${screen.join('\n').replace(/\n+$/, '')}\n`;
+}
+
+/** `completeness: container_id p50 ≤250ms p99 ≤1s (12) · 1 incomplete now · 2 lookups answered incomplete`. */
+function completenessLine(c: StatusCompleteness): string {
+  const bound = (ms: number | null): string => (ms === null ? 'over the last bucket' : ms >= 1000 ? `≤${ms / 1000}s` : `≤${ms}ms`);
+  const delays = Object.entries(c.delayByPrefix)
+    .filter(([, d]) => d.count > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([prefix, d]) => `${escapeControls(prefix)} p50 ${bound(d.p50Ms)} p99 ${bound(d.p99Ms)} (${d.count})`)
+    .join(', ');
+  return `completeness: ${delays.length > 0 ? delays : 'no delay measured'} · ${c.incompleteEntities} incomplete now · ${c.lookupsIncomplete} lookups answered incomplete`;
 }
 
 function uptime(ms: number): string {

@@ -7,6 +7,7 @@ import {
   concat,
   defer,
   distinctUntilChanged,
+  lastValueFrom,
   map,
   of,
   retry,
@@ -17,7 +18,7 @@ import {
 import type { EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from '../tagger/contract.js';
 import { AmbiguousEntityIdError } from '../tagger/errors.js';
 import { ReadSide } from '../tagger/read-side.js';
-import { type TaggerTelemetry, type TelemetryCounters, createTelemetryCounters } from '../tagger/telemetry.js';
+import { type TaggerTelemetry, type TelemetryCounters, countAnswer, createTelemetryCounters } from '../tagger/telemetry.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
@@ -25,7 +26,7 @@ import { numberOption } from '../util/options.js';
 import { unrefTimer } from '../util/unref-timer.js';
 import { type IpcEndpoint, type IpcEndpointOptions, resolveEndpoint } from './endpoint.js';
 import { IpcConnectionError, IpcError, IpcOptionError, IpcResponseError } from './errors.js';
-import { type MirrorInput, createMirrorState, mirrorReader, readMirror, reduceMirror } from './mirror.js';
+import { type MirrorInput, createMirrorState, mirrorCompleteness, mirrorReader, readMirror, reduceMirror } from './mirror.js';
 import {
   type EntitiesResponse,
   type EntitySourcesResponse,
@@ -35,6 +36,7 @@ import {
   type TagsResponse,
   entitiesPath,
   eventsPath,
+  MAX_WAIT_PARAM,
   hasSources,
   statusPath,
   tagsPath,
@@ -217,9 +219,23 @@ class RemoteTagger implements TaggerClient {
     return this.reads.tags$(entity, cardinality);
   }
 
-  // Completeness does not cross the IPC protocol yet: `complete: false, missing: ['unknown']`, at once.
-  lookup(entity: string, options?: LookupOptions): Promise<TagLookup> {
-    return this.reads.lookup(entity, options);
+  /**
+   * An entity the mirror knows complete is answered from it. Otherwise the server is asked
+   * (`GET /v1/tags/{entity}?wait=`), waiting up to `waitForComplete` (0 without it; the server cuts
+   * it to its `maxQueryWait`): its answer is the server's tags, `complete` and `missing`. A server
+   * older than `wait` answers without them (`complete: false, missing: ['unknown']`); one that
+   * cannot be reached, with the mirror's tags, as `tag()` does.
+   */
+  lookup(entity: string, options: LookupOptions = {}): Promise<TagLookup> {
+    const cardinality = options.cardinality ?? 'low';
+    const wait = options.waitForComplete;
+    const refusal = this.reads.refusal(entity, cardinality);
+    if (refusal !== undefined) return Promise.reject(refusal);
+    if (wait !== undefined && !(Number.isFinite(wait) && wait >= 0)) {
+      return Promise.reject(new RangeError(`waitForComplete must be a non-negative number of milliseconds, got ${String(wait)}`));
+    }
+    if (mirrorCompleteness(this.mirror, entity)?.complete === true) return this.reads.lookup(entity, { cardinality });
+    return lastValueFrom(this.directLookup(entity, cardinality, wait));
   }
 
   lookup$(entity: string, cardinality?: TagCardinality): Observable<TagLookup> {
@@ -228,6 +244,10 @@ class RemoteTagger implements TaggerClient {
 
   events$(eventsFilter?: TagEventsFilter): Observable<TagEvent> {
     return this.reads.events$(eventsFilter);
+  }
+
+  storedCompleteness(entity: string): Pick<TagLookup, 'complete' | 'missing'> | undefined {
+    return this.reads.storedCompleteness(entity);
   }
 
   storedTags(entity: string, cardinality?: TagCardinality): readonly string[] {
@@ -294,6 +314,44 @@ class RemoteTagger implements TaggerClient {
     this.reads.emit(reduceMirror(this.mirror, input));
   }
 
+  /**
+   * Asks the server for one entity's tags and completeness, waiting up to `wait` (the request's
+   * timeout is `requestTimeout` beyond it); answers with the mirror when the server cannot.
+   */
+  private directLookup(entity: string, cardinality: TagCardinality, wait: number | undefined): Observable<TagLookup> {
+    const path = tagsPath(entity, cardinality, { wait: wait ?? 0 });
+    const asked = Math.min(wait ?? 0, MAX_WAIT_PARAM);
+    return defer(() => {
+      this.client.directQueries += 1;
+      this.counters.fetches += 1;
+      return getJson<TagsResponse>(this.endpoint, path, { timeout: this.requestTimeout + asked, agent: this.agent });
+    }).pipe(
+      map((body): TagLookup => {
+        const tags = countAnswer(this.counters, cardinality, Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : []);
+        // A server older than `wait` ignores it: no `complete` in its answer, and nothing is known.
+        if (typeof body.complete !== 'boolean') return { tags, complete: false, missing: UNKNOWN_MISSING };
+        const missing = Array.isArray(body.missing) ? body.missing.filter((s): s is string => typeof s === 'string') : [];
+        if (!body.complete && wait !== undefined) this.counters.completeness.lookupsIncompleteAtDeadline += 1;
+        return { tags, complete: body.complete, missing: body.complete ? [] : missing };
+      }),
+      catchError((error: unknown) => {
+        if (error instanceof IpcResponseError && error.status === 400 && error.code === 'AmbiguousEntityId') {
+          return throwError(() => new AmbiguousEntityIdError(entity, 2));
+        }
+        this.client.directQueryErrors += 1;
+        this.counters.fetchErrors += 1;
+        this.logger.warn('tagstream server lookup failed; answering with the mirror', {
+          address: this.endpoint.address,
+          entity,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        const known = mirrorCompleteness(this.mirror, entity);
+        const tags = countAnswer(this.counters, cardinality, [...readMirror(this.mirror, entity, cardinality)]);
+        return of<TagLookup>({ tags, complete: known?.complete ?? false, missing: known?.missing ?? UNKNOWN_MISSING });
+      }),
+    );
+  }
+
   /** Asks the server for one entity; answers with the mirror's (empty) tags when the server cannot. */
   private direct(entity: string, cardinality: TagCardinality): Observable<readonly string[]> {
     return defer(() => {
@@ -319,6 +377,9 @@ class RemoteTagger implements TaggerClient {
     );
   }
 }
+
+/** What a lookup misses where the server does not say. */
+const UNKNOWN_MISSING: readonly string[] = Object.freeze(['unknown']);
 
 function hasLevels(line: EventLine): line is EventLine & { readonly levels: NonNullable<EventLine['levels']> } {
   return line.levels !== undefined;

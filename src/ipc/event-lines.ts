@@ -50,7 +50,7 @@ const KEEPALIVE: StreamLine = Object.freeze({ type: 'keepalive' });
  *   .subscribe((line) => res.write(encodeLine(line)));
  * ```
  */
-export function eventLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions): Observable<StreamLine> {
+export function eventLines(tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedCompleteness'>, options: EventLinesOptions): Observable<StreamLine> {
   return followedLines(tagger, options, prefixFilter(options)).pipe(markBurstEnd(), keepAlive(options.keepAliveInterval, options.scheduler));
 }
 
@@ -65,13 +65,14 @@ export function eventLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, optio
  *   .subscribe((line) => res.write(encodeLine(line)));
  * ```
  */
-export function changeLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions): Observable<StreamLine> {
+export function changeLines(tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedCompleteness'>, options: EventLinesOptions): Observable<StreamLine> {
   return followedLines(tagger, options, { burst: false, ...prefixFilter(options) }).pipe(keepAlive(options.keepAliveInterval, options.scheduler));
 }
 
 /**
  * The `added` line of every stored entity that matches the options, built only as the iterator is
- * advanced (a stream's burst, pulled as its reader takes it): nothing is copied up front.
+ * advanced (a stream's burst, pulled as its reader takes it): nothing is copied up front. Each
+ * carries `complete` where the tagger says it (`storedCompleteness`).
  *
  * @example
  * ```ts
@@ -80,14 +81,20 @@ export function changeLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, opti
  * }
  * ```
  */
-export function* storedLines(tagger: Pick<Tagger, 'storedEntries'>, options: EventLinesOptions): Generator<EventLine, void, undefined> {
+export function* storedLines(tagger: Pick<Tagger, 'storedEntries' | 'storedCompleteness'>, options: EventLinesOptions): Generator<EventLine, void, undefined> {
   const prefixes = options.prefixes;
   for (const [entity, tags] of tagger.storedEntries()) {
     if (prefixes.length > 0 && !prefixes.some((p) => entity.startsWith(p))) continue;
-    yield options.levels
+    const line: EventLine = options.levels
       ? { type: 'added', entity, tags: tags.high, levels: { low: tags.low.length, orchestrator: tags.orchestrator.length } }
       : { type: 'added', entity, tags: tags[options.cardinality] };
+    yield withComplete(line, tagger.storedCompleteness?.(entity)?.complete);
   }
+}
+
+/** The line with `complete`, when it is known. */
+function withComplete(line: EventLine, complete: boolean | undefined): EventLine {
+  return complete === undefined ? line : { ...line, complete };
 }
 
 /**
@@ -99,14 +106,15 @@ export function* storedLines(tagger: Pick<Tagger, 'storedEntries'>, options: Eve
  * currentLine(tagger, 'container_id://a', true, options); // { type: 'modified', entity, tags: [...] }
  * ```
  */
-export function currentLine(tagger: Pick<Tagger, 'storedTags'>, entity: string, present: boolean, options: EventLinesOptions): EventLine {
+export function currentLine(tagger: Pick<Tagger, 'storedTags' | 'storedCompleteness'>, entity: string, present: boolean, options: EventLinesOptions): EventLine {
   const type = present ? 'modified' : 'deleted';
-  if (options.levels) return levelsLine(tagger, type, entity);
-  return { type, entity, tags: present ? tagger.storedTags(entity, options.cardinality) : [] };
+  const complete = tagger.storedCompleteness === undefined ? undefined : present && tagger.storedCompleteness(entity)?.complete === true;
+  if (options.levels) return levelsLine(tagger, type, entity, complete);
+  return withComplete({ type, entity, tags: present ? tagger.storedTags(entity, options.cardinality) : [] }, complete);
 }
 
 /** The tagger's events of `options` (with levels, or at one cardinality) as protocol lines. */
-function followedLines(tagger: Pick<Tagger, 'events$' | 'storedTags'>, options: EventLinesOptions, base: TagEventsFilter): Observable<EventLine> {
+function followedLines(tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedCompleteness'>, options: EventLinesOptions, base: TagEventsFilter): Observable<EventLine> {
   return options.levels ? levelEvents(tagger, base) : tagger.events$({ ...base, cardinality: options.cardinality }).pipe(map(plainLine));
 }
 
@@ -115,18 +123,24 @@ function prefixFilter(options: EventLinesOptions): TagEventsFilter {
 }
 
 function plainLine(event: TagEvent): EventLine {
-  return { type: event.type, entity: event.entity, tags: event.tags };
+  return withComplete({ type: event.type, entity: event.entity, tags: event.tags }, event.complete);
 }
 
-/** A line with levels for an entity as stored now: its `high` tags and how many are low and orchestrator; none once deleted. */
-function levelsLine(tagger: Pick<Tagger, 'storedTags'>, type: EventLine['type'], entity: string): EventLine {
-  if (type === 'deleted') return { type, entity, tags: [], levels: { low: 0, orchestrator: 0 } };
-  return {
-    type,
-    entity,
-    tags: tagger.storedTags(entity, 'high'),
-    levels: { low: tagger.storedTags(entity, 'low').length, orchestrator: tagger.storedTags(entity, 'orchestrator').length },
-  };
+/**
+ * A line with levels for an entity as stored now: its `high` tags and how many are low and
+ * orchestrator; none once deleted. `complete` as given (absent when undefined).
+ */
+function levelsLine(tagger: Pick<Tagger, 'storedTags'>, type: EventLine['type'], entity: string, complete: boolean | undefined): EventLine {
+  if (type === 'deleted') return withComplete({ type, entity, tags: [], levels: { low: 0, orchestrator: 0 } }, complete);
+  return withComplete(
+    {
+      type,
+      entity,
+      tags: tagger.storedTags(entity, 'high'),
+      levels: { low: tagger.storedTags(entity, 'low').length, orchestrator: tagger.storedTags(entity, 'orchestrator').length },
+    },
+    complete,
+  );
 }
 
 /**
@@ -136,7 +150,7 @@ function levelsLine(tagger: Pick<Tagger, 'storedTags'>, type: EventLine['type'],
  * by several gives identical consecutive lines, and the repeats are dropped.
  */
 function levelEvents(tagger: Pick<Tagger, 'events$' | 'storedTags'>, base: TagEventsFilter): Observable<EventLine> {
-  const withLevels = (event: TagEvent): EventLine => levelsLine(tagger, event.type, event.entity);
+  const withLevels = (event: TagEvent): EventLine => levelsLine(tagger, event.type, event.entity, event.complete);
   const narrower$ = (cardinality: TagCardinality): Observable<TagEvent> =>
     tagger.events$({ ...base, cardinality }).pipe(filter((event) => event.type === 'modified'));
   return merge(tagger.events$({ ...base, cardinality: 'high' }), narrower$('low'), narrower$('orchestrator')).pipe(
@@ -151,7 +165,8 @@ function sameLine(a: EventLine, b: EventLine): boolean {
     a.entity === b.entity &&
     sameArray(a.tags, b.tags) &&
     a.levels?.low === b.levels?.low &&
-    a.levels?.orchestrator === b.levels?.orchestrator
+    a.levels?.orchestrator === b.levels?.orchestrator &&
+    a.complete === b.complete
   );
 }
 

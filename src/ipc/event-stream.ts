@@ -50,7 +50,7 @@ const ENDED: StreamEvent = Object.freeze({ type: 'stream-ended' });
  * ```
  */
 export function writeEventStream(
-  tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedEntries'>,
+  tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedEntries' | 'storedCompleteness'>,
   res: ServerResponse,
   options: EventLinesOptions,
   settings: EventStreamSettings,
@@ -80,7 +80,7 @@ class EventStreamWriter {
   private stall: Subscription | undefined;
 
   constructor(
-    private readonly tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedEntries'>,
+    private readonly tagger: Pick<Tagger, 'events$' | 'storedTags' | 'storedEntries' | 'storedCompleteness'>,
     private readonly res: ServerResponse,
     private readonly options: EventLinesOptions,
     private readonly settings: EventStreamSettings,

@@ -18,11 +18,12 @@ export type { GetJsonOptions, StreamLinesOptions } from './transport.js';
 export { eventLines } from './event-lines.js';
 export type { EventLinesOptions } from './event-lines.js';
 export { ipcMetricsRegistry } from './metrics.js';
-export { createMirrorState, readMirror, reduceMirror } from './mirror.js';
+export { createMirrorState, mirrorCompleteness, readMirror, reduceMirror } from './mirror.js';
 export type { MirrorChange, MirrorEntry, MirrorInput, MirrorState } from './mirror.js';
 export {
   IPC_API_PREFIX,
   MAX_PREFIXES,
+  MAX_WAIT_PARAM,
   encodeLine,
   entitiesPath,
   errorResponse,

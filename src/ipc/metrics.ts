@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type MetricType, Registry } from 'prom-client';
+import type { DelayHistogram } from '../tagger/contract.js';
 import type { TaggerTelemetry } from '../tagger/telemetry.js';
 import type { ServerTelemetry } from './server-telemetry.js';
 
@@ -40,6 +41,8 @@ const SERVER_COUNTERS: readonly (readonly [string, ServerNumberKey, string])[] =
   ['tagstream_ipc_streams_cut_total', 'streamsCut', 'Event streams cut because the reader fell too far behind.'],
   ['tagstream_ipc_streams_stalled_total', 'streamsStalled', 'Event streams closed because the reader took nothing for readerStallTimeout while lines waited.'],
   ['tagstream_ipc_stream_lines_total', 'streamLines', 'Lines written to event streams.'],
+  ['tagstream_ipc_query_waits_total', 'queryWaits', 'Tags queries with wait that waited for completeness.'],
+  ['tagstream_ipc_query_waits_refused_total', 'queryWaitsRefused', 'Tags queries with wait answered at once because maxWaitingQueries were waiting.'],
 ];
 
 /**
@@ -94,10 +97,40 @@ export function ipcMetricsRegistry(taggerTelemetry: () => TaggerTelemetry, serve
       for (const [reason, count] of Object.entries(taggerTelemetry().rejectedByReason)) this.inc({ reason }, count);
     },
   });
+  new Gauge({
+    name: 'tagstream_tagger_incomplete_entities',
+    help: 'Stored entities that still miss a source expected for them.',
+    registers,
+    collect() {
+      this.set(taggerTelemetry().completeness.incompleteEntities);
+    },
+  });
+  new Counter({
+    name: 'tagstream_tagger_lookups_incomplete_total',
+    help: 'Lookups with waitForComplete answered incomplete at their deadline.',
+    registers,
+    collect() {
+      setCounter(this, taggerTelemetry().completeness.lookupsIncompleteAtDeadline);
+    },
+  });
+  new Counter({
+    name: 'tagstream_tagger_completeness_early_asks_total',
+    help: 'Expected sources asked for an entity without a query (at its first report by another source).',
+    registers,
+    collect() {
+      setCounter(this, taggerTelemetry().completeness.earlyAsks);
+    },
+  });
+  registry.registerMetric(new DelayHistogramMetric(
+    'tagstream_tagger_completeness_delay_seconds',
+    'From an entity\'s first report to complete, by entity prefix (entities some collector is expected for).',
+    () => taggerTelemetry().completeness.delayMs,
+  ));
   for (const [name, key, help] of SERVER_COUNTERS) {
     new Counter({ name, help, registers, collect() { setCounter(this, serverTelemetry()[key]); } });
   }
   new Gauge({ name: 'tagstream_ipc_open_streams', help: 'Event streams open now.', registers, collect() { this.set(serverTelemetry().openStreams); } });
+  new Gauge({ name: 'tagstream_ipc_waiting_queries', help: 'Tags queries waiting now for their entity to be complete.', registers, collect() { this.set(serverTelemetry().waitingQueries); } });
   new Counter({
     name: 'tagstream_ipc_requests_total',
     help: 'Requests answered, by route and HTTP status.',
@@ -111,6 +144,47 @@ export function ipcMetricsRegistry(taggerTelemetry: () => TaggerTelemetry, serve
     },
   });
   return registry;
+}
+
+type PrefixHistogramValues = Awaited<ReturnType<Histogram<'prefix'>['get']>>;
+
+/**
+ * A histogram read whole from a snapshot at each scrape: the tagger already keeps cumulative
+ * buckets in milliseconds (a {@link DelayHistogram} per prefix), exported here in seconds, so
+ * nothing is observed twice and nothing is kept here. prom-client's histogram has no way to set
+ * buckets, so its export is replaced; it is never observed.
+ */
+class DelayHistogramMetric extends Histogram<'prefix'> {
+  /** Set by prom-client's constructor ('histogram'); not in its type declarations. */
+  declare readonly type: MetricType;
+
+  constructor(
+    private readonly metricName: string,
+    private readonly metricHelp: string,
+    private readonly snapshot: () => Readonly<Record<string, DelayHistogram>>,
+  ) {
+    super({ name: metricName, help: metricHelp, labelNames: ['prefix'], registers: [] });
+  }
+
+  override get(): Promise<PrefixHistogramValues> {
+    return this.getForPromString();
+  }
+
+  /** What the registry formats (it prefers this method to `get`). */
+  getForPromString(): Promise<PrefixHistogramValues> {
+    const values: PrefixHistogramValues['values'] = [];
+    for (const [prefix, histogram] of Object.entries(this.snapshot())) {
+      histogram.le.forEach((le, i) => {
+        const labels: Record<string, string | number> = { prefix, le: le / 1000 };
+        values.push({ metricName: `${this.metricName}_bucket`, labels, value: histogram.counts[i] ?? 0 });
+      });
+      const inf: Record<string, string | number> = { prefix, le: '+Inf' };
+      values.push({ metricName: `${this.metricName}_bucket`, labels: inf, value: histogram.count });
+      values.push({ metricName: `${this.metricName}_sum`, labels: { prefix }, value: histogram.sum / 1000 });
+      values.push({ metricName: `${this.metricName}_count`, labels: { prefix }, value: histogram.count });
+    }
+    return Promise.resolve({ name: this.metricName, help: this.metricHelp, type: this.type, values, aggregator: 'sum', collect: () => undefined });
+  }
 }
 
 function setCounter(counter: Counter, value: number): void {

@@ -1,11 +1,16 @@
 import type { EntityTags } from '../tagger/contract.js';
-import type { StoreReader } from '../tagger/read-side.js';
+import type { EntityCompleteness, StoreReader } from '../tagger/read-side.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { sameArray } from '../util/arrays.js';
 import type { EventLine } from './protocol.js';
 
-/** What a mirror holds of one entity: its tags at each cardinality, frozen. */
-export type MirrorEntry = EntityTags;
+/**
+ * What a mirror holds of one entity: its tags at each cardinality, frozen, and whether the server
+ * says it is complete (`undefined`: a server that does not say).
+ */
+export interface MirrorEntry extends EntityTags {
+  readonly complete?: boolean | undefined;
+}
 
 /**
  * A client's copy of a server's store, rebuilt from the event stream. Owned by its reducer and
@@ -32,6 +37,8 @@ export interface MirrorChange {
   readonly entity: string;
   readonly before: MirrorEntry | undefined;
   readonly after: MirrorEntry | undefined;
+  /** The server now says the entity is complete, and said otherwise before (its tags may be the same). */
+  readonly completed?: boolean;
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
@@ -79,7 +86,7 @@ export function reduceMirror(state: MirrorState, input: MirrorInput): MirrorChan
   }
   if (state.incoming !== undefined) {
     if (input.type === 'deleted') state.incoming.delete(input.entity);
-    else state.incoming.set(input.entity, entryOf(input.tags, input.levels));
+    else state.incoming.set(input.entity, entryOf(input.tags, input.levels, input.complete));
     return [];
   }
   if (!state.synced) return [];
@@ -89,10 +96,10 @@ export function reduceMirror(state: MirrorState, input: MirrorInput): MirrorChan
     state.entities.delete(input.entity);
     return [{ entity: input.entity, before, after: undefined }];
   }
-  const after = entryOf(input.tags, input.levels);
+  const after = entryOf(input.tags, input.levels, input.complete);
   if (before !== undefined && sameEntry(before, after)) return [];
   state.entities.set(input.entity, after);
-  return [{ entity: input.entity, before, after }];
+  return [change(input.entity, before, after)];
 }
 
 function replace(state: MirrorState): MirrorChange[] {
@@ -117,9 +124,13 @@ function replace(state: MirrorState): MirrorChange[] {
     const before = state.entities.get(entity);
     if (before !== undefined && sameEntry(before, after)) continue;
     state.entities.set(entity, after);
-    changes.push({ entity, before, after });
+    changes.push(change(entity, before, after));
   }
   return changes;
+}
+
+function change(entity: string, before: MirrorEntry | undefined, after: MirrorEntry): MirrorChange {
+  return before !== undefined && after.complete === true && before.complete !== true ? { entity, before, after, completed: true } : { entity, before, after };
 }
 
 /**
@@ -134,6 +145,7 @@ class LevelTags implements MirrorEntry {
     readonly high: readonly string[],
     readonly lowCount: number,
     readonly orchestratorCount: number,
+    readonly complete: boolean | undefined,
   ) {}
 
   get low(): readonly string[] {
@@ -149,13 +161,13 @@ function firstTags(high: readonly string[], count: number): readonly string[] {
   return count === high.length ? high : Object.freeze(high.slice(0, count));
 }
 
-function entryOf(tags: readonly string[], levels: { readonly low: number; readonly orchestrator: number }): MirrorEntry {
+function entryOf(tags: readonly string[], levels: { readonly low: number; readonly orchestrator: number }, complete: boolean | undefined): MirrorEntry {
   const high = Object.isFrozen(tags) ? tags : Object.freeze([...tags]);
-  return new LevelTags(high, levels.low, levels.orchestrator);
+  return new LevelTags(high, levels.low, levels.orchestrator, complete);
 }
 
 function sameEntry(a: MirrorEntry, b: MirrorEntry): boolean {
-  if (!sameArray(a.high, b.high)) return false;
+  if (!sameArray(a.high, b.high) || a.complete !== b.complete) return false;
   if (a instanceof LevelTags && b instanceof LevelTags) return a.lowCount === b.lowCount && a.orchestratorCount === b.orchestratorCount;
   return a.low.length === b.low.length && a.orchestrator.length === b.orchestrator.length;
 }
@@ -172,9 +184,29 @@ export function readMirror(state: MirrorState, entity: string, cardinality: TagC
   return state.entities.get(entity)?.[cardinality] ?? EMPTY;
 }
 
+const COMPLETE: EntityCompleteness = Object.freeze({ complete: true, missing: Object.freeze([]) });
+/** The stream says an entity is incomplete, not which sources it misses. */
+const INCOMPLETE: EntityCompleteness = Object.freeze({ complete: false, missing: Object.freeze(['unknown']) });
+
 /**
- * The mirror as a Tagger's read side reads it: tags at each cardinality, no sources (the stream
- * does not carry them; `TaggerClient.entitySources$()` asks the server for them).
+ * The entity's completeness as the server's stream last said it: `undefined` when the mirror lacks
+ * the entity or the server does not say (older than `complete` on event lines); `missing` is
+ * `['unknown']` when incomplete (the stream does not say which sources).
+ *
+ * @example
+ * ```ts
+ * mirrorCompleteness(mirror, 'container_id://a'); // { complete: true, missing: [] }
+ * ```
+ */
+export function mirrorCompleteness(state: MirrorState, entity: string): EntityCompleteness | undefined {
+  const complete = state.entities.get(entity)?.complete;
+  return complete === undefined ? undefined : complete ? COMPLETE : INCOMPLETE;
+}
+
+/**
+ * The mirror as a Tagger's read side reads it: tags at each cardinality and completeness as the
+ * stream says it, no sources (the stream does not carry them; `TaggerClient.entitySources$()` asks
+ * the server for them).
  *
  * @example
  * ```ts
@@ -184,6 +216,7 @@ export function readMirror(state: MirrorState, entity: string, cardinality: TagC
 export function mirrorReader(state: MirrorState): StoreReader {
   return {
     read: (entity, cardinality) => readMirror(state, entity, cardinality),
+    completeness: (entity) => mirrorCompleteness(state, entity),
     // `state.entities` is read at each call: the first burst replaces the map.
     entries: () => state.entities.entries(),
     sources: () => [],

@@ -16,9 +16,16 @@ export const IPC_API_PREFIX = '/v1';
 export const MAX_PREFIXES = 64;
 
 /**
+ * The largest `wait` (milliseconds) a request may ask for: one hour; larger, or not a whole
+ * number of digits, is 400. The server then cuts what it waits to its own `maxQueryWait`.
+ */
+export const MAX_WAIT_PARAM = 3_600_000;
+
+/**
  * One request, understood.
  *
- * - `tags`: `GET /v1/tags/{entity}?cardinality=` — one entity's tags.
+ * - `tags`: `GET /v1/tags/{entity}?cardinality=&wait=` — one entity's tags; with `wait` (ms), its
+ *   completeness too, waiting up to that long (cut to the server's cap) for it to be complete.
  * - `entities`: `GET /v1/entities?prefix=&sources=1` — what is stored; with `sources=1`, each
  *   source's tags too.
  * - `events`: `GET /v1/events?cardinality=&prefix=&levels=` — the NDJSON stream.
@@ -27,7 +34,7 @@ export const MAX_PREFIXES = 64;
  * - `health`: `GET /v1/health` — only where the server turned it on; the only route without a token.
  */
 export type IpcRoute =
-  | { readonly kind: 'tags'; readonly entity: string; readonly cardinality: TagCardinality }
+  | { readonly kind: 'tags'; readonly entity: string; readonly cardinality: TagCardinality; readonly wait?: number }
   | { readonly kind: 'entities'; readonly prefixes: readonly string[]; readonly sources: boolean }
   | { readonly kind: 'events'; readonly cardinality: TagCardinality; readonly prefixes: readonly string[]; readonly levels: boolean }
   | { readonly kind: 'metrics' }
@@ -42,11 +49,20 @@ export interface RouteLimits {
   readonly healthCheck: boolean;
 }
 
-/** Answer of `GET /v1/tags/{entity}`. */
+/**
+ * Answer of `GET /v1/tags/{entity}`. `complete`, `missing` and `wait` are there only when the
+ * request had a `wait` parameter (a server older than it ignores the parameter and leaves them out).
+ */
 export interface TagsResponse {
   readonly entity: string;
   readonly cardinality: TagCardinality;
   readonly tags: readonly string[];
+  /** Every source expected for the entity has reported it. */
+  readonly complete?: boolean;
+  /** The expected sources that have not (`[]` when complete). */
+  readonly missing?: readonly string[];
+  /** The most the server waited, in ms: the asked `wait` cut to its `maxQueryWait` (0 when too many queries were waiting). */
+  readonly wait?: number;
 }
 
 /** Answer of `GET /v1/entities`. */
@@ -98,6 +114,8 @@ export interface EventLine {
   readonly entity: string;
   readonly tags: readonly string[];
   readonly levels?: { readonly low: number; readonly orchestrator: number };
+  /** Whether every source expected for the entity has reported it; absent where the server's tagger does not say. */
+  readonly complete?: boolean;
 }
 
 /** Written once, right after the initial `added` burst: the receiver now holds everything stored. */
@@ -159,7 +177,10 @@ function matchPath(path: string, query: URLSearchParams, limits: RouteLimits): I
     const invalid = checkEntityId(entity);
     if (invalid !== undefined) return new IpcRequestError(400, invalid.tag, invalid.message, { cause: invalid });
     const cardinality = cardinalityParam(query);
-    return cardinality instanceof IpcRequestError ? cardinality : { kind: 'tags', entity, cardinality };
+    if (cardinality instanceof IpcRequestError) return cardinality;
+    const wait = waitParam(query);
+    if (wait instanceof IpcRequestError) return wait;
+    return wait === undefined ? { kind: 'tags', entity, cardinality } : { kind: 'tags', entity, cardinality, wait };
   }
   switch (path) {
     case `${IPC_API_PREFIX}/entities`: {
@@ -199,6 +220,19 @@ function cardinalityParam(query: URLSearchParams): TagCardinality | IpcRequestEr
   const value = values[0] ?? 'low';
   if (!isCardinality(value)) {
     return new IpcRequestError(400, 'InvalidCardinality', `invalid cardinality ${JSON.stringify(truncate(value))}: expected 'low', 'orchestrator' or 'high'`);
+  }
+  return value;
+}
+
+/** `wait`: absent, or a whole number of milliseconds from 0 to {@link MAX_WAIT_PARAM}, given once. */
+function waitParam(query: URLSearchParams): number | undefined | IpcRequestError {
+  const values = query.getAll('wait');
+  if (values.length === 0) return undefined;
+  if (values.length > 1) return new IpcRequestError(400, 'InvalidParameter', 'wait is given more than once');
+  const text = values[0] ?? '';
+  const value = /^[0-9]{1,7}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value <= MAX_WAIT_PARAM)) {
+    return new IpcRequestError(400, 'InvalidParameter', `wait must be a whole number of milliseconds from 0 to ${MAX_WAIT_PARAM}, got ${JSON.stringify(truncate(text))}`);
   }
   return value;
 }
@@ -244,7 +278,8 @@ export function errorResponse(error: IpcRequestError): ErrorResponse {
 export function encodeLine(line: StreamLine): string {
   if (line.type === 'keepalive' || line.type === 'synced') return `${JSON.stringify(line)}\n`;
   const levels = line.levels === undefined ? '' : `,"levels":{"low":${line.levels.low},"orchestrator":${line.levels.orchestrator}}`;
-  return `{"type":"${line.type}","entity":${JSON.stringify(line.entity)},"tags":${encodeTags(line.tags)}${levels}}\n`;
+  const complete = line.complete === undefined ? '' : line.complete ? ',"complete":true' : ',"complete":false';
+  return `{"type":"${line.type}","entity":${JSON.stringify(line.entity)},"tags":${encodeTags(line.tags)}${levels}${complete}}\n`;
 }
 
 /** JSON of frozen tag arrays, kept while the array lives: every stream sending one change encodes it once. */
@@ -289,7 +324,9 @@ export function parseStreamLine(text: string): StreamLine | undefined {
       if (typeof line.entity !== 'string' || !isStringArray(line.tags)) return undefined;
       const levels = parseLevels(line.levels, line.tags.length);
       if (levels === null) return undefined;
-      return levels === undefined ? { type: line.type, entity: line.entity, tags: line.tags } : { type: line.type, entity: line.entity, tags: line.tags, levels };
+      const event: EventLine = levels === undefined ? { type: line.type, entity: line.entity, tags: line.tags } : { type: line.type, entity: line.entity, tags: line.tags, levels };
+      // `complete` is optional (a server older than it does not send it); anything but a boolean is ignored.
+      return typeof line.complete === 'boolean' ? { ...event, complete: line.complete } : event;
     }
     default:
       return undefined;
@@ -311,15 +348,19 @@ function isStringArray(value: unknown): value is string[] {
 }
 
 /**
- * The path and query of a request, built from its parts (the entity percent-encoded).
+ * The path and query of a request, built from its parts (the entity percent-encoded); with
+ * `wait`, the milliseconds to wait for the entity to be complete (rounded up, at most
+ * {@link MAX_WAIT_PARAM}), which asks for `complete` and `missing` in the answer.
  *
  * @example
  * ```ts
  * tagsPath('container_id://a', 'high'); // '/v1/tags/container_id%3A%2F%2Fa?cardinality=high'
+ * tagsPath('container_id://a', 'high', { wait: 500 }); // '/v1/tags/container_id%3A%2F%2Fa?cardinality=high&wait=500'
  * ```
  */
-export function tagsPath(entity: string, cardinality: TagCardinality): string {
-  return `${IPC_API_PREFIX}/tags/${encodeURIComponent(entity)}?cardinality=${cardinality}`;
+export function tagsPath(entity: string, cardinality: TagCardinality, options: { readonly wait?: number } = {}): string {
+  const wait = options.wait === undefined ? '' : `&wait=${Math.min(Math.ceil(Math.max(0, options.wait)), MAX_WAIT_PARAM)}`;
+  return `${IPC_API_PREFIX}/tags/${encodeURIComponent(entity)}?cardinality=${cardinality}${wait}`;
 }
 
 /**

@@ -38,6 +38,17 @@ export interface ServeTaggerOptions {
   /** The most event streams open at once; one more is answered 429. Default: 64. */
   readonly maxStreams?: number;
   /**
+   * The longest a `GET /v1/tags/{entity}?wait=` query waits for the entity to be complete; a longer
+   * `wait` is cut to it (the answer's `wait` says what was used). Default: 5000.
+   */
+  readonly maxQueryWait?: number;
+  /**
+   * The most such queries waiting at once; one more does not wait for completeness: it is answered
+   * as a query without `wait` is (after a fetch on miss, bounded by the tagger's `fetchTimeout`),
+   * its answer's `wait` is 0, and `queryWaitsRefused` counts it. Default: 256.
+   */
+  readonly maxWaitingQueries?: number;
+  /**
    * How far (bytes) a stream reader may fall behind on changes before it is cut. Not counted: what
    * is left of its initial burst, and one line larger than this bound that it is reading. Default: 1 MiB.
    */
@@ -72,6 +83,8 @@ export interface ServerSettings {
   readonly healthCheck: boolean;
   readonly status: (() => StatusResponse) | undefined;
   readonly maxStreams: number;
+  readonly maxQueryWait: number;
+  readonly maxWaitingQueries: number;
   readonly maxStreamBacklog: number;
   readonly readerStallTimeout: number;
   readonly keepAliveInterval: number;
@@ -123,6 +136,8 @@ export function resolveServerSettings(options: ServeTaggerOptions): ServerSettin
     healthCheck: options.healthCheck ?? false,
     status: options.status,
     maxStreams: positive('maxStreams', options.maxStreams, 64),
+    maxQueryWait: positive('maxQueryWait', options.maxQueryWait, 5000),
+    maxWaitingQueries: positive('maxWaitingQueries', options.maxWaitingQueries, 256),
     maxStreamBacklog: positive('maxStreamBacklog', options.maxStreamBacklog, 1024 * 1024),
     readerStallTimeout: positive('readerStallTimeout', options.readerStallTimeout, 30_000),
     keepAliveInterval: positive('keepAliveInterval', options.keepAliveInterval, 15_000),

@@ -63,6 +63,11 @@ export function taggerFailure(error: unknown): IpcRequestError {
   return new IpcRequestError(500, 'Internal', 'the tagger failed to answer', { cause: error });
 }
 
+/** The 503 a request gets while the server closes (a query waiting for completeness too). */
+export function shuttingDown(): IpcRequestError {
+  return SHUTTING_DOWN;
+}
+
 /** The 429 a stream gets when `maxStreams` are open. */
 export function tooManyStreams(maxStreams: number): IpcRequestError {
   return new IpcRequestError(429, 'TooManyStreams', `${maxStreams} event streams are open already; try again later`);

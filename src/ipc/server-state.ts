@@ -44,6 +44,12 @@ export type ServerEvent =
   | { readonly type: 'stream-opened' }
   /** An event stream was refused because every slot was taken (it is answered 429 too). */
   | { readonly type: 'stream-refused' }
+  /** A tags query with `wait` was admitted (see {@link admitsWait}): it holds a waiting slot until `wait-ended`. */
+  | { readonly type: 'wait-started' }
+  /** A tags query with `wait` found every waiting slot taken: it is answered without waiting. */
+  | { readonly type: 'wait-refused' }
+  /** An admitted waiting query is over (answered, its client gone, or the server closing), and its slot is free. */
+  | { readonly type: 'wait-ended' }
   | StreamEvent;
 
 /**
@@ -67,6 +73,9 @@ export function initialServerState(): ServerState {
     streamsCut: 0,
     streamsStalled: 0,
     streamLines: 0,
+    waitingQueries: 0,
+    queryWaits: 0,
+    queryWaitsRefused: 0,
   };
 }
 
@@ -107,6 +116,12 @@ export function reduceServerState(state: ServerState, event: ServerEvent): Serve
       return event.why === 'cut' ? { ...state, streamsCut: state.streamsCut + 1 } : { ...state, streamsStalled: state.streamsStalled + 1 };
     case 'stream-ended':
       return { ...state, openStreams: Math.max(0, state.openStreams - 1) };
+    case 'wait-started':
+      return { ...state, waitingQueries: state.waitingQueries + 1, queryWaits: state.queryWaits + 1 };
+    case 'wait-refused':
+      return { ...state, queryWaitsRefused: state.queryWaitsRefused + 1 };
+    case 'wait-ended':
+      return { ...state, waitingQueries: Math.max(0, state.waitingQueries - 1) };
   }
 }
 
@@ -121,6 +136,19 @@ export function reduceServerState(state: ServerState, event: ServerEvent): Serve
  */
 export function admitsStream(state: ServerState, maxStreams: number): boolean {
   return state.phase !== 'closing' && state.openStreams < maxStreams;
+}
+
+/**
+ * Whether one more tags query may wait for completeness: the server is not closing and fewer than
+ * `maxWaitingQueries` wait. One that may not is answered at once (it does not wait).
+ *
+ * @example
+ * ```ts
+ * admitsWait({ ...initialServerState(), waitingQueries: 256 }, 256); // false: answered without waiting
+ * ```
+ */
+export function admitsWait(state: ServerState, maxWaitingQueries: number): boolean {
+  return state.phase !== 'closing' && state.waitingQueries < maxWaitingQueries;
 }
 
 /**

@@ -24,6 +24,12 @@ export interface ServerTelemetry {
   readonly streamsCut: number;
   /** Streams closed because their reader took nothing for `readerStallTimeout` while lines waited for it. */
   readonly streamsStalled: number;
+  /** Gauge: `GET /v1/tags/{entity}?wait=` queries waiting now for their entity to be complete. */
+  readonly waitingQueries: number;
+  /** Such queries that waited (or are waiting), since start. */
+  readonly queryWaits: number;
+  /** Such queries answered at once, without waiting, because `maxWaitingQueries` were waiting. */
+  readonly queryWaitsRefused: number;
   /** Lines written to streams (keep-alive lines included), counted as each write is handed to the socket, and at a stream's end for what it still held. */
   readonly streamLines: number;
 }

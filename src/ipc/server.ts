@@ -3,7 +3,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
-import { Subject, defer, fromEvent, takeUntil } from 'rxjs';
+import { Subject, defer, finalize, fromEvent, merge, mergeMap, take, takeUntil, throwError } from 'rxjs';
 import type { Tagger } from '../tagger/tagger.js';
 import { IpcRequestError } from './errors.js';
 import { writeEventStream } from './event-stream.js';
@@ -11,9 +11,9 @@ import { ipcMetricsRegistry } from './metrics.js';
 import { preparePrivateDirectory } from './private-path.js';
 import { type EntitiesResponse, type EntitySourcesResponse, type IpcRoute, type StatusResponse, type TagsResponse, errorResponse, parseRoute } from './protocol.js';
 import { type ServeTaggerOptions, type ServerSettings, resolveServerSettings } from './server-options.js';
-import { type ServedRoute, connectionRefusal, decideRequest, reasonPhrase, taggerFailure, tooManyStreams } from './server-requests.js';
+import { type ServedRoute, connectionRefusal, decideRequest, reasonPhrase, shuttingDown, taggerFailure, tooManyStreams } from './server-requests.js';
 import { errorCode, listenOn, listenOnSocket, prepareSocket } from './server-socket.js';
-import { type ServerEvent, type ServerState, admitsStream, initialServerState, reduceServerState, serverTelemetry } from './server-state.js';
+import { type ServerEvent, type ServerState, admitsStream, admitsWait, initialServerState, reduceServerState, serverTelemetry } from './server-state.js';
 import type { ServerTelemetry } from './server-telemetry.js';
 import { type TokenDigest, bearerMatches, readOrCreateToken, tokenDigest } from './token.js';
 
@@ -183,6 +183,10 @@ class IpcServer implements TaggerServer {
   private serve(route: ServedRoute, res: ServerResponse): void {
     switch (route.kind) {
       case 'tags':
+        if (route.wait !== undefined) {
+          this.lookup(route, route.wait, res);
+          return;
+        }
         defer(() => this.tagger.tag(route.entity, route.cardinality))
           .pipe(takeUntil(fromEvent(res, 'close')))
           .subscribe({
@@ -229,6 +233,42 @@ class IpcServer implements TaggerServer {
         this.serveStatus(res);
         return;
     }
+  }
+
+  /**
+   * A tags query with `wait`: the tagger's `lookup`, waiting up to `wait` cut to `maxQueryWait`
+   * for the entity to be complete (not at all when `maxWaitingQueries` wait already: then it is
+   * answered as a plain query, after any fetch on miss). A waiting query holds
+   * a slot of the state machine until it is answered, its client goes, or the server closes (it is
+   * then answered 503 `ShuttingDown` at once).
+   */
+  private lookup(route: Extract<ServedRoute, { kind: 'tags' }>, asked: number, res: ServerResponse): void {
+    const capped = Math.min(asked, this.settings.maxQueryWait);
+    const admitted = capped > 0 && admitsWait(this.state, this.settings.maxWaitingQueries);
+    if (capped > 0 && !admitted) this.dispatch({ type: 'wait-refused' });
+    if (admitted) this.dispatch({ type: 'wait-started' });
+    const wait = admitted ? capped : 0;
+    const closing$ = this.closing$.pipe(mergeMap(() => throwError(() => shuttingDown())));
+    // No wait is a plain look (not a lookup that could be counted incomplete at its deadline).
+    const options = wait > 0 ? { cardinality: route.cardinality, waitForComplete: wait } : { cardinality: route.cardinality };
+    merge(defer(() => this.tagger.lookup(route.entity, options)), closing$)
+      .pipe(
+        take(1),
+        takeUntil(fromEvent(res, 'close')),
+        finalize(() => {
+          if (admitted) this.dispatch({ type: 'wait-ended' });
+        }),
+      )
+      .subscribe({
+        next: ({ tags, complete, missing }) => {
+          const body: TagsResponse = { entity: route.entity, cardinality: route.cardinality, tags, complete, missing, wait };
+          this.json(res, 'tags', 200, body);
+        },
+        error: (error: unknown) => {
+          if (error instanceof IpcRequestError) this.fail(res, 'tags', error, { connection: 'close' });
+          else this.fail(res, 'tags', taggerFailure(error));
+        },
+      });
   }
 
   private serveStatus(res: ServerResponse): void {

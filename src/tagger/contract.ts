@@ -62,9 +62,9 @@ export interface TagEvent {
   /**
    * True when every source expected for the entity has reported it (see {@link Tagger.lookup});
    * false for `deleted`. An entity that becomes complete without a change of its tags gets a
-   * `modified` event with the same tags and `complete: true`. Set by the local Tagger; absent from
-   * an IPC client's events (the protocol does not carry completeness yet): read absent as "not
-   * known to be complete".
+   * `modified` event with the same tags and `complete: true`. Set by the local Tagger, and by an IPC
+   * client whose server puts it on its event lines; absent where it is not known (a client of an
+   * older server): read absent as "not known to be complete".
    */
   readonly complete?: boolean;
 }
@@ -95,7 +95,8 @@ export interface TagLookup {
   readonly complete: boolean;
   /**
    * The expected sources that have not reported it yet (`[]` when complete). `['unknown']` where
-   * completeness cannot be known (an IPC client).
+   * they cannot be known (an IPC client of an older server; an IPC client's `lookup$`, whose event
+   * stream says whether an entity is complete, not what it misses).
    */
   readonly missing: readonly string[];
 }
@@ -175,8 +176,8 @@ export interface Tagger {
    * Never rejects for incompleteness: at the deadline it answers `complete: false` with the
    * `missing` sources. Rejects as `tag()` does (a malformed id or cardinality, an ambiguous short id,
    * a stopped tagger); a negative or non-finite `waitForComplete` rejects with a `RangeError`. The
-   * IPC client answers at once, `complete: false, missing: ['unknown']` (the protocol does not carry
-   * completeness yet).
+   * IPC client asks its server, which waits (up to its `maxQueryWait`); a server older than the
+   * `wait` parameter, or one it cannot reach, gives `complete: false, missing: ['unknown']`.
    *
    * @example
    * ```ts
@@ -195,6 +196,18 @@ export interface Tagger {
    * ```
    */
   lookup$(entity: string, cardinality?: TagCardinality): Observable<TagLookup>;
+  /**
+   * Whether a stored entity is complete now and which expected sources it misses, synchronously,
+   * without fetching or waiting; `undefined` where that is not known (an IPC client whose server
+   * does not say, or an entity its mirror lacks). Optional: a Tagger of one's own may leave it out.
+   * The IPC server reads it to put `complete` on the lines of its event stream.
+   *
+   * @example
+   * ```ts
+   * tagger.storedCompleteness?.(containerId(id)); // { complete: false, missing: ['kubelet'] }
+   * ```
+   */
+  storedCompleteness?(entity: string): Pick<TagLookup, 'complete' | 'missing'> | undefined;
   /** What is stored now, without fetching: frozen arrays, no copy. */
   storedTags(entity: string, cardinality?: TagCardinality): readonly string[];
   /**

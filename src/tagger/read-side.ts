@@ -52,11 +52,12 @@ export interface StoreReader {
   /** The store's gauges for `telemetry()`. */
   gauges(): StoreGauges & { readonly incompleteEntities?: number };
   /**
-   * Whether `entity` is complete and which expected sources it misses. Absent where the store
-   * cannot know (an IPC client's mirror): lookups then answer `complete: false, missing: ['unknown']`
-   * at once, without waiting.
+   * Whether `entity` is complete and which expected sources it misses; `undefined` where it is not
+   * known for this entity (an IPC client's mirror of a server that does not say). Absent where the
+   * store can never know: lookups then answer `complete: false, missing: ['unknown']` at once,
+   * without waiting, and events carry no `complete`.
    */
-  completeness?(entity: string): EntityCompleteness;
+  completeness?(entity: string): EntityCompleteness | undefined;
 }
 
 /** What a {@link StoreReader} knows of an entity's completeness. */
@@ -220,8 +221,21 @@ export class ReadSide {
   /** See `Tagger.events$`. */
   events$(eventsFilter: TagEventsFilter = {}): Observable<TagEvent> {
     const completeness = this.store.completeness?.bind(this.store);
-    const isComplete = completeness === undefined ? undefined : (entity: string): boolean => completeness(entity).complete;
+    const isComplete = completeness === undefined ? undefined : (entity: string): boolean | undefined => completeness(entity)?.complete;
     return tagEvents(() => this.store.entries(), this.changes$, eventsFilter, isComplete);
+  }
+
+  /** See `Tagger.storedCompleteness`. */
+  storedCompleteness(entity: string): EntityCompleteness | undefined {
+    return this.store.completeness?.(entity);
+  }
+
+  /**
+   * Why a query of `entity` at `cardinality` is refused now (a malformed id or cardinality, a
+   * Tagger not running), or `undefined`: what `tag()` would reject with before any work.
+   */
+  refusal(entity: string, cardinality: TagCardinality): Error | undefined {
+    return checkQuery(entity, cardinality, this.status);
   }
 
   /** See `Tagger.storedTags`. */

@@ -19,7 +19,8 @@ export interface TagChange {
  * every entity `entries()` holds that matches the filter (none with `burst: false`), then each change of `changes$` as seen at
  * the filter's cardinality (`modified` only when the tags at that cardinality differ, or when the
  * entity became complete). `isComplete` says whether an entity is complete when its event is made;
- * without it (a store that cannot know), events carry no `complete`.
+ * without it (a store that cannot know), or where it answers `undefined` (not known for that
+ * entity), events carry no `complete`.
  *
  * @example
  * ```ts
@@ -30,7 +31,7 @@ export function tagEvents(
   entries: () => Iterable<readonly [string, EntityTags]>,
   changes$: Observable<TagChange>,
   eventsFilter: TagEventsFilter = {},
-  isComplete?: (entity: string) => boolean,
+  isComplete?: (entity: string) => boolean | undefined,
 ): Observable<TagEvent> {
   const cardinality = eventsFilter.cardinality ?? 'low';
   const prefixes =
@@ -53,7 +54,7 @@ export function tagEvents(
   });
 }
 
-function toEvent(change: TagChange, cardinality: TagCardinality, isComplete: ((entity: string) => boolean) | undefined): TagEvent | undefined {
+function toEvent(change: TagChange, cardinality: TagCardinality, isComplete: ((entity: string) => boolean | undefined) | undefined): TagEvent | undefined {
   const entity = change.entity;
   if (change.after === undefined) return isComplete === undefined ? { type: 'deleted', entity, tags: [] } : { type: 'deleted', entity, tags: [], complete: false };
   const tags = change.after[cardinality];
@@ -62,6 +63,7 @@ function toEvent(change: TagChange, cardinality: TagCardinality, isComplete: ((e
   return withCompleteness({ type: 'modified', entity, tags }, isComplete);
 }
 
-function withCompleteness(event: TagEvent, isComplete: ((entity: string) => boolean) | undefined): TagEvent {
-  return isComplete === undefined ? event : { ...event, complete: isComplete(event.entity) };
+function withCompleteness(event: TagEvent, isComplete: ((entity: string) => boolean | undefined) | undefined): TagEvent {
+  const complete = isComplete?.(event.entity);
+  return complete === undefined ? event : { ...event, complete };
 }

@@ -212,6 +212,10 @@ class LocalTagger implements Tagger {
     return this.reads.events$(eventsFilter);
   }
 
+  storedCompleteness(entity: string): Pick<TagLookup, 'complete' | 'missing'> | undefined {
+    return this.reads.storedCompleteness(entity);
+  }
+
   storedTags(entity: string, cardinality?: TagCardinality): readonly string[] {
     return this.reads.storedTags(entity, cardinality);
   }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { formatEntitySources } from '../../src/cli/query-format.js';
 import {
   type AgentStatus,
+  completenessStatus,
   entitiesByPrefix,
   formatAgentStatus,
   parseAgentStatus,
@@ -51,6 +52,9 @@ function doc(extra: Partial<StatusSnapshot> = {}): AgentStatus {
         streamsCut: 0,
         streamsStalled: 0,
         streamLines: 10,
+        waitingQueries: 0,
+        queryWaits: 0,
+        queryWaitsRefused: 0,
       }),
     },
   );
@@ -95,13 +99,42 @@ describe('the status document', () => {
     expect(totals).toBeGreaterThan(0);
     expect(lines[totals + 1]).toBe('by prefix: container_id 2, kubernetes_pod_uid 1');
     expect(lines[totals + 2]).toMatch(/^tagger: 0 updates \(0 unchanged\), 0 deletes \(0 pending\), 0 prunes · queries: 0 found, 0 empty · fetches: 0/);
-    expect(lines[totals + 3]).toBe('server: 5 requests, 2 unauthorized · streams: 1 open, 4 since start, 0 refused, 0 cut, 0 stalled · token file /run/tagstream.sock.token');
+    expect(lines[totals + 3]).toBe('completeness: no delay measured · 0 incomplete now · 0 lookups answered incomplete');
+    expect(lines[totals + 4]).toBe('server: 5 requests, 2 unauthorized · streams: 1 open, 4 since start, 0 refused, 0 cut, 0 stalled · token file /run/tagstream.sock.token');
     // The warnings, with their control characters escaped: a status never sends a terminal escape.
     expect(text).toContain('  03:04:00 docker: lost the daemon\\x1b[2J');
     expect(text).not.toContain('\u001b');
     expect(text).not.toContain('Ctrl-C');
     expect(text.endsWith('\n')).toBe(true);
     expect(JSON.parse(formatAgentStatus(doc(), true))).toEqual(doc());
+  });
+
+  it('shows completeness: p50 / p99 bucket bounds by prefix, entities incomplete now, lookups answered incomplete; reads an older document without it', () => {
+    const c = completenessStatus({
+      incompleteEntities: 2,
+      earlyAsks: 0,
+      reasks: 0,
+      lookupsIncompleteAtDeadline: 3,
+      delayMs: {
+        container_id: { le: [10, 250, 1000], counts: [50, 98, 100], count: 100, sum: 9000 },
+        ecs_task: { le: [10, 250], counts: [0, 0], count: 1, sum: 5000 },
+      },
+    });
+    expect(c).toEqual({
+      incompleteEntities: 2,
+      lookupsIncomplete: 3,
+      delayByPrefix: { container_id: { count: 100, p50Ms: 10, p99Ms: 1000 }, ecs_task: { count: 1, p50Ms: null, p99Ms: null } },
+    });
+    const d = doc();
+    const withCompleteness: AgentStatus = { ...d, counters: { ...d.counters, completeness: c } };
+    const text = formatAgentStatus(withCompleteness, false, 200);
+    expect(text).toContain('completeness: container_id p50 ≤10ms p99 ≤1s (100), ecs_task p50 over the last bucket p99 over the last bucket (1) · 2 incomplete now · 3 lookups answered incomplete');
+    expect(parseAgentStatus(JSON.parse(JSON.stringify(withCompleteness)))).toEqual(withCompleteness);
+    expect(parseAgentStatus({ ...d, counters: { ...d.counters, completeness: { incompleteEntities: 'x' } } })).toBeUndefined();
+    const { completeness: _dropped, ...older } = d.counters;
+    const olderDoc = { ...d, counters: older };
+    expect(parseAgentStatus(JSON.parse(JSON.stringify(olderDoc)))).toEqual(olderDoc);
+    expect(formatAgentStatus(olderDoc, false, 200)).not.toContain('completeness:');
   });
 
   it('prints the kvstore line when the agent joined one', () => {

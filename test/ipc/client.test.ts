@@ -110,7 +110,7 @@ describe('createTaggerClient', () => {
     expect(await firstValueFrom(c.tags$(C))).toEqual(['fetched:yes']);
   });
 
-  it('streams events$ from the mirror: an added burst, then changes at the cardinality', async () => {
+  it('streams events$ from the mirror: an added burst, then changes at the cardinality, with complete as the server says it', async () => {
     fixture = await startFixture();
     put(fixture, A, ['env:prod'], ['pod_name:a']);
     const c = connect(fixture);
@@ -122,9 +122,9 @@ describe('createTaggerClient', () => {
     fixture.input.next(deleteEntityInfo(B, 'static'));
     await waitFor(() => seen.length >= 3, 5000, 'three events');
     expect(seen).toEqual([
-      { type: 'added', entity: A, tags: ['env:prod', 'pod_name:a'] },
-      { type: 'added', entity: B, tags: ['env:dev'] },
-      { type: 'deleted', entity: B, tags: [] },
+      { type: 'added', entity: A, tags: ['env:prod', 'pod_name:a'], complete: true },
+      { type: 'added', entity: B, tags: ['env:dev'], complete: true },
+      { type: 'deleted', entity: B, tags: [], complete: false },
     ]);
   });
 

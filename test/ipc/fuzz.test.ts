@@ -19,7 +19,7 @@ const A = containerId('a');
 let f: Fixture;
 
 beforeAll(async () => {
-  f = await startFixture({ maxHeaderSize: 8192, maxUrlLength: 2048, maxStreams: 8, headersTimeout: 2000 });
+  f = await startFixture({ maxHeaderSize: 8192, maxUrlLength: 2048, maxStreams: 8, headersTimeout: 2000, maxQueryWait: 50, maxWaitingQueries: 16 });
   for (let i = 0; i < 100; i++) put(f, containerId(`e${i}`), [`n:${i}`], [`pod:${i}`], [`c:${i}`]);
   put(f, A, ['env:prod'], ['pod_name:web'], ['container_name:web']);
 });
@@ -36,6 +36,8 @@ function requestArb(token: string): fc.Arbitrary<string | Buffer> {
   const path = fc.oneof(
     fc.constantFrom('/v1/tags/', '/v1/tags/container_id%3A%2F%2Fa', '/v1/entities', '/v1/events', '/v1/metrics', '/v1/health', '/', '*', '/v1/../etc/passwd', '/v1/tags/%', '/v1/tags/%ZZ'),
     fc.tuple(fc.constantFrom('/v1/tags/', '/v1/entities?prefix=', '/v1/events?cardinality=', '/v1/events?levels=', '/'), word).map(([p, w]) => p + encodeURIComponent(w)),
+    // The wait of a tags query: random text, numbers around the bounds, repeated.
+    fc.tuple(fc.constantFrom('/v1/tags/container_id%3A%2F%2Fa?wait=', '/v1/tags/container_id%3A%2F%2Fnone?cardinality=high&wait=', '/v1/tags/container_id%3A%2F%2Fa?wait=1&wait='), fc.oneof(word, fc.integer({ min: -10, max: 4_000_000 }).map(String), fc.constantFrom('3600000', '3600001', '1e3', '-0', '0.5', ''))).map(([p, w]) => p + encodeURIComponent(w)),
     fc.tuple(fc.constantFrom('/v1/tags/', '/v1/'), word).map(([p, w]) => p + w),
     fc.nat({ max: 12_000 }).map((n) => `/v1/tags/${'a'.repeat(n)}`),
   );
@@ -100,6 +102,9 @@ describe('the server under fuzzing', () => {
     const after = heapAfterGc();
     expect(after - before).toBeLessThan(8 * 1024 * 1024);
     expect(f.server.telemetry().openStreams).toBe(0);
+    // Every query that waited for completeness was answered (or its client went): no slot is held.
+    expect(f.server.telemetry().queryWaits).toBeGreaterThan(0);
+    expect(f.server.telemetry().waitingQueries).toBe(0);
     const statuses = Object.values(f.server.telemetry().requests).flatMap((byStatus) => Object.keys(byStatus));
     expect(statuses).not.toContain('500');
   }, 120_000);

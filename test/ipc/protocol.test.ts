@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   IpcRequestError,
+  MAX_WAIT_PARAM,
   bearerMatches,
   encodeLine,
   entitiesPath,
@@ -70,10 +71,34 @@ describe('parseRoute', () => {
     );
   });
 
+  it('reads wait, a whole number of ms from 0 to MAX_WAIT_PARAM given once, and refuses anything else with 400 InvalidParameter', () => {
+    const at = (query: string): unknown => parseRoute('GET', `/v1/tags/a%3A%2F%2Fb?${query}`, limits);
+    expect(at('wait=0')).toEqual({ kind: 'tags', entity: 'a://b', cardinality: 'low', wait: 0 });
+    expect(at('cardinality=high&wait=250')).toEqual({ kind: 'tags', entity: 'a://b', cardinality: 'high', wait: 250 });
+    expect(at(`wait=${MAX_WAIT_PARAM}`)).toMatchObject({ wait: MAX_WAIT_PARAM });
+    expect(at('wait=0000100')).toMatchObject({ wait: 100 });
+    for (const bad of ['wait=', 'wait=-1', 'wait=1.5', 'wait=1e3', 'wait=0x10', 'wait=%201', 'wait=1%20', 'wait=abc', 'wait=Infinity', 'wait=NaN',
+      `wait=${MAX_WAIT_PARAM + 1}`, 'wait=99999999', `wait=${'9'.repeat(400)}`, 'wait=1&wait=2', 'wait=%00', 'wait=%EF%BC%91']) {
+      const route = at(bad);
+      expect(route, bad).toBeInstanceOf(IpcRequestError);
+      expect(route, bad).toMatchObject({ status: 400, code: 'InvalidParameter' });
+      expect((route as IpcRequestError).message.length, bad).toBeLessThan(300);
+    }
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), (text) => {
+        const route = parseRoute('GET', `/v1/tags/a%3A%2F%2Fb?wait=${encodeURIComponent(text)}`, limits);
+        if (route instanceof IpcRequestError) expect(route.status).toBe(400);
+        else expect(route).toEqual({ kind: 'tags', entity: 'a://b', cardinality: 'low', wait: Number(text) });
+      }),
+    );
+  });
+
   it('reads back what the client helpers build', () => {
     fc.assert(
       fc.property(entityArb, cardinalityArb, fc.array(fc.string({ minLength: 1 }), { maxLength: 5 }), (entity, cardinality, prefixes) => {
         expect(parseRoute('GET', tagsPath(entity, cardinality), limits)).toEqual({ kind: 'tags', entity, cardinality });
+        expect(parseRoute('GET', tagsPath(entity, cardinality, { wait: 12.3 }), limits)).toEqual({ kind: 'tags', entity, cardinality, wait: 13 });
+        expect(parseRoute('GET', tagsPath(entity, cardinality, { wait: 1e12 }), limits)).toEqual({ kind: 'tags', entity, cardinality, wait: MAX_WAIT_PARAM });
         expect(parseRoute('GET', entitiesPath(prefixes), limits)).toEqual({ kind: 'entities', prefixes, sources: false });
         expect(parseRoute('GET', eventsPath({ cardinality, prefixes }), limits)).toEqual({ kind: 'events', cardinality, prefixes, levels: false });
       }),
@@ -87,6 +112,7 @@ describe('stream lines', () => {
       fc.constant({ type: 'keepalive' as const }),
       fc.nat().map((entities) => ({ type: 'synced' as const, entities })),
       fc.record({ type: fc.constantFrom('added' as const, 'modified' as const, 'deleted' as const), entity: entityArb, tags: fc.array(fc.string()) }),
+      fc.record({ type: fc.constantFrom('added' as const, 'modified' as const, 'deleted' as const), entity: entityArb, tags: fc.array(fc.string()), complete: fc.boolean() }),
     );
     fc.assert(
       fc.property(lineArb, (line) => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { IpcOptionError, IpcRequestError, parseRoute } from '../../src/ipc/index.js';
 import { resolveServerSettings } from '../../src/ipc/server-options.js';
 import { connectionRefusal, decideRequest, taggerFailure } from '../../src/ipc/server-requests.js';
-import { type ServerEvent, type ServerState, admitsStream, initialServerState, reduceServerState, serverTelemetry } from '../../src/ipc/server-state.js';
+import { type ServerEvent, type ServerState, admitsStream, admitsWait, initialServerState, reduceServerState, serverTelemetry } from '../../src/ipc/server-state.js';
 import { InvalidEntityIdError, TaggerNotRunningError } from '../../src/index.js';
 
 const eventArb: fc.Arbitrary<ServerEvent> = fc.oneof(
@@ -21,6 +21,9 @@ const eventArb: fc.Arbitrary<ServerEvent> = fc.oneof(
   fc.record({ type: fc.constant('lines' as const), count: fc.nat(1000) }),
   fc.record({ type: fc.constant('stream-cut' as const), why: fc.constantFrom('cut' as const, 'stalled' as const) }),
   fc.constant<ServerEvent>({ type: 'stream-ended' }),
+  fc.constant<ServerEvent>({ type: 'wait-started' }),
+  fc.constant<ServerEvent>({ type: 'wait-refused' }),
+  fc.constant<ServerEvent>({ type: 'wait-ended' }),
 );
 
 const run = (events: readonly ServerEvent[]): ServerState => events.reduce(reduceServerState, initialServerState());
@@ -32,14 +35,18 @@ describe('reduceServerState', () => {
       fc.property(fc.array(eventArb, { maxLength: 200 }), (events) => {
         let state = initialServerState();
         let open = 0;
+        let waiting = 0;
         for (const event of events) {
           const before = JSON.stringify(state);
           const next = reduceServerState(state, event);
           expect(JSON.stringify(state)).toBe(before);
           if (event.type === 'stream-opened') open += 1;
           if (event.type === 'stream-ended') open = Math.max(0, open - 1);
+          if (event.type === 'wait-started') waiting += 1;
+          if (event.type === 'wait-ended') waiting = Math.max(0, waiting - 1);
           state = next;
           expect(state.openStreams).toBe(open);
+          expect(state.waitingQueries).toBe(waiting);
         }
         const answered = events.filter((e) => e.type === 'answered');
         const requests = Object.values(state.requests).flatMap((byStatus) => Object.values(byStatus));
@@ -53,6 +60,8 @@ describe('reduceServerState', () => {
           streamsCut: events.filter((e) => e.type === 'stream-cut' && e.why === 'cut').length,
           streamsStalled: events.filter((e) => e.type === 'stream-cut' && e.why === 'stalled').length,
           streamLines: events.reduce((sum, e) => sum + (e.type === 'lines' ? e.count : 0), 0),
+          queryWaits: count(events, 'wait-started'),
+          queryWaitsRefused: count(events, 'wait-refused'),
         });
       }),
     );
@@ -76,6 +85,15 @@ describe('reduceServerState', () => {
         expect(admitsStream(state, max)).toBe(state.phase !== 'closing' && state.openStreams < max);
       }),
     );
+  });
+
+  it('admits a waiting query while fewer than maxWaitingQueries wait and the server is not closing', () => {
+    const waiting = (n: number): ServerState => run([{ type: 'listening' }, ...Array.from({ length: n }, (): ServerEvent => ({ type: 'wait-started' }))]);
+    expect(admitsWait(waiting(0), 2)).toBe(true);
+    expect(admitsWait(waiting(1), 2)).toBe(true);
+    expect(admitsWait(waiting(2), 2)).toBe(false);
+    expect(admitsWait(reduceServerState(waiting(2), { type: 'wait-ended' }), 2)).toBe(true);
+    expect(admitsWait(reduceServerState(waiting(0), { type: 'closing' }), 2)).toBe(false);
   });
 
   it('hands out telemetry without the phase, and a later event does not change a copy handed out', () => {
@@ -150,6 +168,8 @@ describe('resolveServerSettings', () => {
       tokenFile: '/run/t/s.sock.token',
       host: '127.0.0.1',
       maxStreams: 64,
+      maxQueryWait: 5000,
+      maxWaitingQueries: 256,
       maxStreamBacklog: 1024 * 1024,
       readerStallTimeout: 30_000,
       keepAliveInterval: 15_000,
@@ -162,7 +182,7 @@ describe('resolveServerSettings', () => {
   });
 
   it('refuses a numeric option that is not a positive number with IpcOptionError, naming it and the value', () => {
-    for (const option of ['maxStreams', 'maxStreamBacklog', 'readerStallTimeout', 'keepAliveInterval', 'maxUrlLength', 'maxHeaderSize', 'headersTimeout'] as const) {
+    for (const option of ['maxStreams', 'maxQueryWait', 'maxWaitingQueries', 'maxStreamBacklog', 'readerStallTimeout', 'keepAliveInterval', 'maxUrlLength', 'maxHeaderSize', 'headersTimeout'] as const) {
       for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
         const attempt = (): unknown => resolveServerSettings({ socketPath: '/s', [option]: value });
         expect(attempt).toThrow(IpcOptionError);

@@ -162,7 +162,7 @@ describe('serveTagger: endpoints', () => {
     expect(two.entities).toHaveLength(2);
   });
 
-  it('streams an added burst, a synced line, then added / modified / deleted at the cardinality, by prefix', async () => {
+  it('streams an added burst, a synced line, then added / modified / deleted at the cardinality, by prefix, each with complete', async () => {
     const f = await started();
     put(f, A, ['env:prod'], ['pod_name:web-1']);
     put(f, POD, ['team:core']);
@@ -170,7 +170,7 @@ describe('serveTagger: endpoints', () => {
     await reader.until((l) => l.length >= 2);
     expect(reader.status).toBe(200);
     expect(reader.lines.slice(0, 2)).toEqual([
-      { type: 'added', entity: A, tags: ['env:prod', 'pod_name:web-1'] },
+      { type: 'added', entity: A, tags: ['env:prod', 'pod_name:web-1'], complete: true },
       { type: 'synced', entities: 1 },
     ]);
     put(f, B, ['env:dev']);
@@ -180,9 +180,9 @@ describe('serveTagger: endpoints', () => {
     f.input.next(deleteEntityInfo(B, 'static'));
     await reader.until((l) => events(l).length >= 5);
     expect(events(reader.lines).slice(2)).toEqual([
-      { type: 'added', entity: B, tags: ['env:dev'] },
-      { type: 'modified', entity: A, tags: ['env:prod', 'pod_name:web-2'] },
-      { type: 'deleted', entity: B, tags: [] },
+      { type: 'added', entity: B, tags: ['env:dev'], complete: true },
+      { type: 'modified', entity: A, tags: ['env:prod', 'pod_name:web-2'], complete: true },
+      { type: 'deleted', entity: B, tags: [], complete: false },
     ]);
   });
 
@@ -191,11 +191,11 @@ describe('serveTagger: endpoints', () => {
     put(f, A, ['env:prod'], ['pod_name:web-1'], ['container_name:web']);
     const reader = open(f, '/v1/events?levels=1');
     await reader.until((l) => l.length >= 2);
-    expect(reader.lines[0]).toEqual({ type: 'added', entity: A, tags: ['env:prod', 'pod_name:web-1', 'container_name:web'], levels: { low: 1, orchestrator: 2 } });
+    expect(reader.lines[0]).toEqual({ type: 'added', entity: A, tags: ['env:prod', 'pod_name:web-1', 'container_name:web'], levels: { low: 1, orchestrator: 2 }, complete: true });
     // The same high answer, with pod_name moved from orchestrator to high cardinality.
     put(f, A, ['env:prod'], [], ['pod_name:web-1', 'container_name:web']);
     await reader.until((l) => events(l).length >= 3);
-    expect(events(reader.lines)[2]).toEqual({ type: 'modified', entity: A, tags: ['env:prod', 'pod_name:web-1', 'container_name:web'], levels: { low: 1, orchestrator: 1 } });
+    expect(events(reader.lines)[2]).toEqual({ type: 'modified', entity: A, tags: ['env:prod', 'pod_name:web-1', 'container_name:web'], levels: { low: 1, orchestrator: 1 }, complete: true });
     put(f, A, ['env:qa'], [], ['pod_name:web-1', 'container_name:web']);
     await reader.until((l) => events(l).length >= 4);
     // One line per change, not one per cardinality that saw it.
