@@ -121,6 +121,9 @@ function causeOf(error: unknown): unknown {
   return error instanceof DockerCollectorError && error.cause !== undefined ? error.cause : error;
 }
 
+/** The entity kind the engine reports: every container. */
+const COVERS: readonly string[] = Object.freeze([EntityIdPrefix.Container]);
+
 /**
  * The Docker collector, in stream mode: on subscription it opens the daemon's event stream,
  * lists the containers and inspects each running one (at most `inspectConcurrency` at once), then
@@ -418,6 +421,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     tagInfo$,
     fetch,
     shortIds: SHORT_IDS,
+    covers: COVERS,
     state$: state$.asObservable(),
     get state(): DockerConnectionState {
       return state$.getValue();

@@ -165,6 +165,11 @@ interface TaskAnswer {
 }
 
 const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
+/**
+ * The entity kind it answers: a container of its task (its TagInfos are all `container_id://`; an
+ * `ecs_task://` entity is never reported, so it is not declared).
+ */
+const COVERS: readonly string[] = Object.freeze([EntityIdPrefix.Container]);
 /** The longest `error` of a `failing` state. */
 const MAX_ERROR_LENGTH = 300;
 
@@ -366,6 +371,7 @@ export function ecsCollector(options: EcsCollectorOptions = {}): EcsCollector {
     source,
     priority: SourcePriority.NodeOrchestrator,
     mode: 'fetch',
+    covers: COVERS,
     fetch: lookUp,
     get counters(): EcsCollectorCounters {
       return Object.freeze({ requests, misses, errors });

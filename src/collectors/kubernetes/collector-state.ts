@@ -81,6 +81,8 @@ export type PodTagsReader = (pod: V1Pod, services: readonly V1Service[]) => read
 /** What one run of the period loop remembers: the last complete list it applied and the TagInfos it gave. */
 interface LoopMemory {
   list: NodeList | undefined;
+  /** The number of `list` (see `listed`); 0 before the first. */
+  number: number;
   /** Pod uid -> the TagInfos last emitted for it. */
   readonly infos: Map<string, readonly TagInfo[]>;
 }
@@ -106,8 +108,12 @@ export interface KubernetesCollectorMachine {
   status: KubernetesCollectorState;
   /** Failed lists of the loop since its last complete one. */
   attempt: number;
-  /** The last complete list, by the loop or by a look-up. */
+  /** The last complete list, by the loop or by a look-up: of those that completed, the last to start. */
   last: NodeList | undefined;
+  /** The number of `last` (see `listed`); 0 before the first. */
+  lastNumber: number;
+  /** The look-up lists (see {@link askLookUpList}). */
+  readonly lookUps: LookUpLists;
   /** The running loop's memory; `undefined` while nobody subscribes. */
   loop: LoopMemory | undefined;
   /** Identifies the running loop (one more for each start). */
@@ -120,7 +126,12 @@ export interface KubernetesCollectorMachine {
  *
  * - `started`: a first subscriber came; the loop starts afresh (`connecting`).
  * - `listStarted`: a list of the node began (the loop's or a look-up's).
- * - `listed`: a list gave the complete `list`; `forLoop` when it is the loop's, whose changes are emitted.
+ * - `listed`: a list gave the complete `list`; `forLoop` when it is the loop's (its status, its
+ *   backoff), `applyToLoop` (default: `forLoop`) when its changes are emitted by the running loop
+ *   — a look-up's list is, so that the stream carries what a look-up found as a periodic list
+ *   would. `number` is the list's number (`counters.lists` right after its `listStarted`): a list
+ *   that started before the list already applied (or kept as `last`) does not replace it, so a
+ *   slow old list never takes back what a newer one showed. Without `number` it counts as newest.
  * - `listFailed`: a list (the loop's or a look-up's) gave no complete list: counted.
  * - `loopFailed`: the loop's list failed for `reason`: it backs off (`retrying`).
  * - `fetchMissed`: a look-up found nothing.
@@ -134,7 +145,7 @@ export interface KubernetesCollectorMachine {
 export type KubernetesCollectorInput =
   | { readonly type: 'started' }
   | { readonly type: 'listStarted' }
-  | { readonly type: 'listed'; readonly list: NodeList; readonly forLoop: boolean }
+  | { readonly type: 'listed'; readonly list: NodeList; readonly forLoop: boolean; readonly applyToLoop?: boolean; readonly number?: number }
   | { readonly type: 'listFailed'; readonly partial: boolean }
   | { readonly type: 'loopFailed'; readonly reason: KubernetesListError }
   | { readonly type: 'fetchMissed' }
@@ -162,6 +173,8 @@ export function createKubernetesCollectorState(config: {
     status: { status: 'idle' },
     attempt: 0,
     last: undefined,
+    lastNumber: 0,
+    lookUps: { inFlight: undefined, pending: false, started: 0 },
     loop: undefined,
     generation: 0,
     counters: { lists: 0, listErrors: 0, partialLists: 0, pods: 0, emitted: 0, deletes: 0, fetchMisses: 0, extractErrors: 0 },
@@ -177,7 +190,7 @@ function podTags(state: KubernetesCollectorMachine, pod: V1Pod, services: readon
 }
 
 /** What a complete list changes for the loop: deletes first, then the TagInfos of changed pods. */
-function applyList(state: KubernetesCollectorMachine, loop: LoopMemory, list: NodeList): TagInfo[] {
+function applyList(state: KubernetesCollectorMachine, loop: LoopMemory, list: NodeList, number: number): TagInfo[] {
   const previous = loop.list;
   const diff = diffPodLists(previous?.index ?? EMPTY_POD_INDEX, list.index, {
     resendAll: previous !== undefined && previous.servicesKey !== list.servicesKey,
@@ -190,6 +203,7 @@ function applyList(state: KubernetesCollectorMachine, loop: LoopMemory, list: No
     for (const info of infos) out.push(info);
   }
   loop.list = list;
+  loop.number = number;
   state.counters.pods = list.index.pods.size;
   state.counters.deletes += diff.deletedEntities.length;
   state.counters.emitted += out.length - diff.deletedEntities.length;
@@ -207,7 +221,10 @@ function applyList(state: KubernetesCollectorMachine, loop: LoopMemory, list: No
  *   backoff and the status becomes `connected`.
  * - A failed list of the loop deletes nothing: attempt `n` (failures since the last complete list)
  *   waits `backoffDelay(n, backoff.initial, backoff.max)`, the status `retrying`.
- * - Any complete list becomes `last`, which look-ups answer from.
+ * - Any complete list becomes `last`, which look-ups answer from (unless a list that started
+ *   after it completed first).
+ * - A look-up's list (`applyToLoop`) is applied to the loop as the loop's own would be, without
+ *   touching its status or backoff.
  *
  * @example
  * ```ts
@@ -221,7 +238,7 @@ export function stepKubernetesCollector(state: KubernetesCollectorMachine, input
   switch (input.type) {
     case 'started':
       state.generation += 1;
-      state.loop = { list: undefined, infos: new Map() };
+      state.loop = { list: undefined, number: 0, infos: new Map() };
       state.attempt = 0;
       state.status = { status: 'connecting' };
       return NOTHING;
@@ -229,12 +246,19 @@ export function stepKubernetesCollector(state: KubernetesCollectorMachine, input
       state.counters.lists += 1;
       return NOTHING;
     case 'listed': {
-      state.last = input.list;
+      const number = input.number ?? Number.MAX_SAFE_INTEGER;
+      if (number >= state.lastNumber) {
+        state.last = input.list;
+        state.lastNumber = number;
+      }
       const loop = state.loop;
-      if (!input.forLoop || loop === undefined) return NOTHING;
-      state.attempt = 0;
-      state.status = { status: 'connected', pods: input.list.index.pods.size };
-      return applyList(state, loop, input.list);
+      if (loop === undefined) return NOTHING;
+      if (input.forLoop) {
+        state.attempt = 0;
+        state.status = { status: 'connected', pods: input.list.index.pods.size };
+      }
+      if (!(input.applyToLoop ?? input.forLoop) || number < loop.number) return NOTHING;
+      return applyList(state, loop, input.list, number);
     }
     case 'listFailed':
       state.counters.listErrors += 1;
@@ -301,4 +325,88 @@ export function podTagInfos(state: KubernetesCollectorMachine, list: NodeList, e
  */
 export function retryDelay(state: KubernetesCollectorMachine): number {
   return state.status.status === 'retrying' ? state.status.delayMs : 0;
+}
+
+/**
+ * The look-up lists: which is on the wire, and whether asks wait for the next one.
+ *
+ * @example
+ * ```ts
+ * const lookUps: LookUpLists = { inFlight: 3, pending: true, started: 3 };
+ * ```
+ */
+export interface LookUpLists {
+  /** The number (1, 2, ...) of the look-up list on the wire, if any. */
+  inFlight: number | undefined;
+  /** True when asks wait for the list after `inFlight` (which starts when `inFlight` ends). */
+  pending: boolean;
+  /** How many look-up lists were started. */
+  started: number;
+}
+
+/**
+ * Which look-up list answers an ask: `list`, its number; `start` when the caller must start that
+ * list now.
+ *
+ * @example
+ * ```ts
+ * const ticket: LookUpTicket = { list: 1, start: true };
+ * ```
+ */
+export interface LookUpTicket {
+  readonly list: number;
+  readonly start: boolean;
+}
+
+/**
+ * A look-up that the last list cannot answer asks for a list of the node: the coalescing rule.
+ *
+ * - No look-up list on the wire: a list starts now (`start: true`) and answers the ask.
+ * - A look-up list on the wire: its snapshot may predate what is asked for, so the ask waits for
+ *   the NEXT list (`inFlight + 1`), which starts when the one on the wire ends
+ *   ({@link endLookUpList}); every ask arriving meanwhile waits for that same list.
+ *
+ * So every ask is answered by a list that started at or after the ask; at most one look-up list is
+ * on the wire and one pending, whatever the rate of asks; a burst of asks costs one or two lists,
+ * and never more lists than asks.
+ *
+ * @example
+ * ```ts
+ * askLookUpList(state); // { list: 1, start: true }: list now
+ * askLookUpList(state); // { list: 2, start: false }: list 1 is on the wire, wait for list 2
+ * askLookUpList(state); // { list: 2, start: false }
+ * endLookUpList(state, 1); // 2: start it now
+ * ```
+ */
+export function askLookUpList(state: KubernetesCollectorMachine): LookUpTicket {
+  const lookUps = state.lookUps;
+  if (lookUps.inFlight === undefined) {
+    lookUps.started += 1;
+    lookUps.inFlight = lookUps.started;
+    return { list: lookUps.inFlight, start: true };
+  }
+  lookUps.pending = true;
+  return { list: lookUps.inFlight + 1, start: false };
+}
+
+/**
+ * The look-up list `list` ended (complete or failed): the number of the list to start now, for
+ * the asks that waited for it, or `undefined` when none waits. Call it before answering the asks
+ * of `list`, so that an ask made while they are answered waits for a list started after it.
+ *
+ * @example
+ * ```ts
+ * const next = endLookUpList(state, 1);
+ * if (next !== undefined) startList(next);
+ * ```
+ */
+export function endLookUpList(state: KubernetesCollectorMachine, list: number): number | undefined {
+  const lookUps = state.lookUps;
+  if (lookUps.inFlight !== list) return undefined;
+  lookUps.inFlight = undefined;
+  if (!lookUps.pending) return undefined;
+  lookUps.pending = false;
+  lookUps.started += 1;
+  lookUps.inFlight = lookUps.started;
+  return lookUps.inFlight;
 }

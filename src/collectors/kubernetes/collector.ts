@@ -1,5 +1,7 @@
 import {
+  AsyncSubject,
   BehaviorSubject,
+  Subject,
   EMPTY,
   catchError,
   concat,
@@ -10,6 +12,7 @@ import {
   forkJoin,
   from,
   map,
+  merge,
   mergeMap,
   of,
   reduce,
@@ -27,7 +30,15 @@ import { EntityIdPrefix } from '../../tagger/entity-id.js';
 import { SourcePriority } from '../../tagger/types.js';
 import type { Collector, TagInfo } from '../../tagger/types.js';
 import { isPodUid, isRuntimeContainerId } from '../shared/id-forms.js';
-import { createKubernetesCollectorState, loopTagInfos, podTagInfos, retryDelay, stepKubernetesCollector } from './collector-state.js';
+import {
+  askLookUpList,
+  createKubernetesCollectorState,
+  endLookUpList,
+  loopTagInfos,
+  podTagInfos,
+  retryDelay,
+  stepKubernetesCollector,
+} from './collector-state.js';
 import type { KubernetesCollectorCounters, KubernetesCollectorInput, KubernetesCollectorState, NodeList } from './collector-state.js';
 import { KubernetesListError } from './errors.js';
 import { extractPodTags } from './extract.js';
@@ -65,6 +76,8 @@ export interface KubernetesCollector extends Collector {
 
 const POD_PREFIX = `${EntityIdPrefix.KubernetesPod}://`;
 const CONTAINER_PREFIX = `${EntityIdPrefix.Container}://`;
+/** The entity kinds a node's pods give: a pod, and each container it runs. */
+const COVERS: readonly string[] = Object.freeze([EntityIdPrefix.Container, EntityIdPrefix.KubernetesPod]);
 
 /** The HTTP status of a client-node error (ApiException `code`). */
 function statusOf(error: unknown): number | undefined {
@@ -102,11 +115,15 @@ function servicesKeyOf(services: readonly V1Service[]): string {
  * subscriber leaves the loop stops and its memory is dropped: the next subscriber starts afresh.
  *
  * `fetch(entity)` answers a `kubernetes_pod_uid://` or `container_id://` entity with the TagInfos
- * of its pod (the pod and every container) from the last complete list, or lists the node now
- * when the last list does not know it (concurrent look-ups share one list); nothing when the
- * node runs no such entity or the list fails (logged, counted). It never errors. An id not in the
- * form the node reports (a pod uid is a UUID, a container id a runtime's token such as 64 hex
- * digits) is a miss without a list.
+ * of its pod (the pod and every container) from the last complete list, or from a list of the node
+ * that starts at or after the look-up when the last list does not know it: with no look-up list on
+ * the wire one starts now; while one is, the look-up waits for the next, which starts when it ends
+ * and serves every look-up that arrived meanwhile (one or two lists for a burst; see
+ * `askLookUpList`). What such a list changes is emitted by `tagInfo$` as a periodic list's changes
+ * are. Nothing when the node runs no such entity (a container started by hand, in no pod: a
+ * definite "not found" after one list) or the list fails (logged, counted). It never errors. An id
+ * not in the form the node reports (a pod uid is a UUID, a container id a runtime's token such as
+ * 64 hex digits) is a miss without a list. `covers`: `container_id` and `kubernetes_pod_uid`.
  *
  * The rules — what a list changes, the backoff, the counters — are the pure state machine of
  * `collector-state.ts`; this function is its IO.
@@ -219,19 +236,20 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
 
   /**
    * One complete list of the node (and of the services, with `listServices`), told to the state
-   * machine; its TagInfos are those of the changes when it is the loop's (`forLoop`). A failed
-   * list is counted and errors.
+   * machine; its TagInfos are the changes the loop emits for it (the loop's own list, `forLoop`,
+   * or a look-up's). A failed list is counted and errors.
    */
   const listNode$ = (forLoop: boolean): Observable<{ readonly list: NodeList; readonly infos: readonly TagInfo[] }> =>
     defer(() => {
       step({ type: 'listStarted' });
+      const number = machine.counters.lists;
       return api$.pipe(
         mergeMap((client) => forkJoin([listAll$('pods', client.pods), listServices ? listAll$('services', client.services) : of<V1Service[]>([])])),
         map(([items, services]) => {
           const { index, skipped } = indexPods(items);
           if (skipped > 0) logger.warn(`kubernetes: skipped ${skipped} pod(s) without a uid`, { node: nodeName, skipped });
           const list: NodeList = { index, services, servicesKey: listServices ? servicesKeyOf(services) : '' };
-          return { list, infos: step({ type: 'listed', list, forLoop }) };
+          return { list, infos: step({ type: 'listed', list, forLoop, applyToLoop: true, number }) };
         }),
         tap({
           error: (error: unknown) => {
@@ -274,23 +292,55 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
       }),
     );
   });
-  const shared$ = loop$.pipe(share());
+  /** What look-up lists changed, emitted by the running loop as its own lists' changes are. */
+  const lookUpChanges$ = new Subject<TagInfo>();
+  const shared$ = merge(loop$, lookUpChanges$).pipe(share());
 
   const tagInfo$: Observable<TagInfo> = defer(() => concat(from(loopTagInfos(machine)), shared$));
 
-  /** Lists the node now for a look-up; concurrent look-ups share it. */
-  const fetchList$ = listNode$(false).pipe(
-    map(({ list }) => list),
-    catchError((error: unknown) => {
-      logger.warn(`${describe(error)}; the look-up finds nothing`, {
-        node: nodeName,
-        reason: error instanceof KubernetesListError ? error.reason : 'unavailable',
-        error,
-      });
-      return EMPTY;
-    }),
-    share(),
-  );
+  /** The answer of each look-up list not yet ended, by number: its list, or none when it failed. */
+  const lookUpAnswers = new Map<number, AsyncSubject<NodeList | undefined>>();
+  const lookUpAnswer = (number: number): AsyncSubject<NodeList | undefined> => {
+    let answer = lookUpAnswers.get(number);
+    if (answer === undefined) {
+      answer = new AsyncSubject();
+      lookUpAnswers.set(number, answer);
+    }
+    return answer;
+  };
+  /**
+   * Starts look-up list `number`. It runs to its end whoever still waits (a page is cut at
+   * `requestTimeout`); its changes go to the stream, then — once the next list, if asks wait for
+   * one, has started — its answer to the asks that waited for it.
+   */
+  const startLookUpList = (number: number): void => {
+    let result: NodeList | undefined;
+    listNode$(false).subscribe({
+      next: ({ list, infos }) => {
+        result = list;
+        for (const info of infos) lookUpChanges$.next(info);
+      },
+      error: (error: unknown) => {
+        logger.warn(`${describe(error)}; the look-up finds nothing`, {
+          node: nodeName,
+          reason: error instanceof KubernetesListError ? error.reason : 'unavailable',
+          error,
+        });
+        endList();
+      },
+      complete: () => {
+        endList();
+      },
+    });
+    function endList(): void {
+      const next = endLookUpList(machine, number);
+      if (next !== undefined) startLookUpList(next);
+      const answer = lookUpAnswer(number);
+      lookUpAnswers.delete(number);
+      answer.next(result);
+      answer.complete();
+    }
+  };
 
   const fetch = (entity: string): Observable<TagInfo> =>
     defer(() => {
@@ -305,10 +355,14 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
       const last = machine.last;
       const known = last === undefined ? undefined : podTagInfos(machine, last, entity);
       if (known !== undefined) return from(known);
+      // The last list does not know it: a list that starts at or after this ask answers it.
+      const ticket = askLookUpList(machine);
+      const answer$ = lookUpAnswer(ticket.list);
+      if (ticket.start) startLookUpList(ticket.list);
       let found = false;
-      return fetchList$.pipe(
+      return answer$.pipe(
         mergeMap((list) => {
-          const infos = podTagInfos(machine, list, entity);
+          const infos = list === undefined ? undefined : podTagInfos(machine, list, entity);
           if (infos === undefined) return EMPTY;
           found = true;
           return from(infos);
@@ -323,6 +377,7 @@ export function kubernetesCollector(options: KubernetesCollectorOptions = {}): K
     source,
     priority: SourcePriority.NodeOrchestrator,
     mode: 'pull',
+    covers: COVERS,
     tagInfo$,
     fetch,
     get counters(): KubernetesCollectorCounters {

@@ -97,6 +97,7 @@ describe.skipIf(skip)('dockerCollector against a real Docker engine', () => {
     expect(collector.source).toBe('docker');
     expect(collector.priority).toBe(SourcePriority.NodeRuntime);
     expect(collector.mode).toBe('stream');
+    expect(collector.covers).toEqual(['container_id']);
     expect(collector.state).toEqual({ status: 'idle' });
   });
 

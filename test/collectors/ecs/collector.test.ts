@@ -33,6 +33,7 @@ describe('ecsCollector', () => {
     expect(ecs.source).toBe('ecs');
     expect(ecs.priority).toBe(SourcePriority.NodeOrchestrator);
     expect(ecs.mode).toBe('fetch');
+    expect(ecs.covers).toEqual(['container_id']);
     expect(ecs.tagInfo$).toBeUndefined();
   });
 

@@ -10,7 +10,9 @@ import type { V1Pod } from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  askLookUpList,
   createKubernetesCollectorState,
+  endLookUpList,
   loopTagInfos,
   podTagInfos,
   retryDelay,
@@ -275,5 +277,131 @@ describe('stepKubernetesCollector properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('askLookUpList / endLookUpList: look-ups coalesced into lists that start after them', () => {
+  const fresh = (): ReturnType<typeof createKubernetesCollectorState> =>
+    createKubernetesCollectorState({ source: 'kubernetes', backoff: BACKOFF, extract: reader().extract });
+
+  it('lists at the first ask; asks while it is on the wire wait for the next list, started when it ends', () => {
+    const state = fresh();
+    expect(askLookUpList(state)).toEqual({ list: 1, start: true });
+    expect(askLookUpList(state)).toEqual({ list: 2, start: false });
+    expect(askLookUpList(state)).toEqual({ list: 2, start: false });
+    expect(state.lookUps).toEqual({ inFlight: 1, pending: true, started: 1 });
+    expect(endLookUpList(state, 1)).toBe(2);
+    expect(state.lookUps).toEqual({ inFlight: 2, pending: false, started: 2 });
+    // An ask while list 2 is on the wire (e.g. made while list 1's asks are answered) waits for list 3.
+    expect(askLookUpList(state)).toEqual({ list: 3, start: false });
+    expect(endLookUpList(state, 2)).toBe(3);
+    expect(endLookUpList(state, 3)).toBeUndefined();
+    expect(state.lookUps).toEqual({ inFlight: undefined, pending: false, started: 3 });
+    expect(askLookUpList(state)).toEqual({ list: 4, start: true });
+  });
+
+  it('ignores the end of a list that is not the one on the wire', () => {
+    const state = fresh();
+    askLookUpList(state);
+    askLookUpList(state);
+    expect(endLookUpList(state, 7)).toBeUndefined();
+    expect(state.lookUps).toEqual({ inFlight: 1, pending: true, started: 1 });
+  });
+
+  it('a burst of 100 asks while one list is on the wire costs two lists', () => {
+    const state = fresh();
+    const tickets = Array.from({ length: 100 }, () => askLookUpList(state));
+    expect(tickets.filter((t) => t.start)).toHaveLength(1);
+    expect(new Set(tickets.map((t) => t.list))).toEqual(new Set([1, 2]));
+    expect(endLookUpList(state, 1)).toBe(2);
+    expect(endLookUpList(state, 2)).toBeUndefined();
+    expect(state.lookUps.started).toBe(2);
+  });
+
+  it('properties: every ask is answered by a list started at or after it; lists <= asks; one on the wire, one pending', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('ask', 'end'), { maxLength: 200 }), (events) => {
+        const state = fresh();
+        let time = 0;
+        /** List number -> when it started. */
+        const startedAt = new Map<number, number>();
+        /** Each ask: when, and the list that answers it. */
+        const asks: { at: number; list: number }[] = [];
+        const ended = new Set<number>();
+        const start = (list: number): void => {
+          expect(startedAt.has(list)).toBe(false);
+          startedAt.set(list, time);
+        };
+        const end = (): void => {
+          const list = state.lookUps.inFlight;
+          if (list === undefined) return;
+          ended.add(list);
+          const next = endLookUpList(state, list);
+          if (next !== undefined) start(next);
+        };
+        for (const event of events) {
+          time += 1;
+          if (event === 'ask') {
+            const ticket = askLookUpList(state);
+            if (ticket.start) start(ticket.list);
+            expect(ended.has(ticket.list)).toBe(false);
+            asks.push({ at: time, list: ticket.list });
+          } else {
+            end();
+          }
+          // At most one list on the wire, and asks wait for at most one more.
+          const { inFlight, pending } = state.lookUps;
+          if (inFlight === undefined) expect(pending).toBe(false);
+          const open = [...startedAt.keys()].filter((l) => !ended.has(l));
+          expect(open).toEqual(inFlight === undefined ? [] : [inFlight]);
+          expect(new Set(asks.filter((a) => !ended.has(a.list)).map((a) => a.list)).size).toBeLessThanOrEqual(2);
+        }
+        // Drain: every list asked for starts and ends.
+        while (state.lookUps.inFlight !== undefined) {
+          time += 1;
+          end();
+        }
+        for (const ask of asks) {
+          const at = startedAt.get(ask.list);
+          expect(at).toBeDefined();
+          expect(at!).toBeGreaterThanOrEqual(ask.at);
+          expect(ended.has(ask.list)).toBe(true);
+        }
+        expect(startedAt.size).toBeLessThanOrEqual(asks.length);
+        expect(state.lookUps.started).toBe(startedAt.size);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('listed: numbered lists and look-up lists applied to the loop', () => {
+  it('a look-up list’s changes are emitted by the running loop, and its status and backoff are untouched', () => {
+    const state = createKubernetesCollectorState({ source: 'kubernetes', backoff: BACKOFF, extract: reader().extract });
+    stepKubernetesCollector(state, { type: 'started' });
+    stepKubernetesCollector(state, { type: 'listed', list: list([{ uid: 'a', rv: 1, bad: false }]), forLoop: true, number: 1 });
+    stepKubernetesCollector(state, { type: 'listFailed', partial: false });
+    stepKubernetesCollector(state, { type: 'loopFailed', reason: failure() });
+    const found = list([{ uid: 'a', rv: 1, bad: false }, { uid: 'b', rv: 1, bad: false }]);
+    const out = stepKubernetesCollector(state, { type: 'listed', list: found, forLoop: false, applyToLoop: true, number: 3 });
+    expect(entities(out)).toEqual(['+kubernetes_pod_uid://b', '+container_id://b1c']);
+    expect(state.status).toMatchObject({ status: 'retrying', attempt: 1 });
+    // The loop's next list shows the same pods: nothing again.
+    expect(stepKubernetesCollector(state, { type: 'listed', list: list([{ uid: 'a', rv: 1, bad: false }, { uid: 'b', rv: 1, bad: false }]), forLoop: true, number: 4 })).toEqual([]);
+    expect(state.status).toEqual({ status: 'connected', pods: 2 });
+    // The answer of the look-up is the very TagInfos the loop emitted.
+    expect(podTagInfos(state, found, 'container_id://b1c')).toEqual(out);
+  });
+
+  it('a list that started before the one applied neither changes the loop nor replaces last', () => {
+    const state = createKubernetesCollectorState({ source: 'kubernetes', backoff: BACKOFF, extract: reader().extract });
+    stepKubernetesCollector(state, { type: 'started' });
+    const newer = list([{ uid: 'a', rv: 1, bad: false }, { uid: 'b', rv: 1, bad: false }]);
+    stepKubernetesCollector(state, { type: 'listed', list: newer, forLoop: false, applyToLoop: true, number: 2 });
+    // The loop's list 1, slower, ends after: it predates pod b, which must not be deleted.
+    expect(stepKubernetesCollector(state, { type: 'listed', list: list([{ uid: 'a', rv: 1, bad: false }]), forLoop: true, number: 1 })).toEqual([]);
+    expect(state.last).toBe(newer);
+    expect(state.status).toEqual({ status: 'connected', pods: 1 });
+    expect(loopTagInfos(state)).toHaveLength(4);
   });
 });

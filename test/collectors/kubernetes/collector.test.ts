@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { lastValueFrom, toArray } from 'rxjs';
+import { Subject, lastValueFrom, toArray } from 'rxjs';
 import type { Subscription } from 'rxjs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -15,6 +15,7 @@ import {
 } from '../../../src/collectors/kubernetes/index.js';
 import type { KubernetesCollector, KubernetesCollectorOptions, KubernetesCollectorState } from '../../../src/collectors/kubernetes/index.js';
 import { containerId, podUid } from '../../../src/tagger/entity-id.js';
+import { streamCollector, tagInfo } from '../../../src/tagger/stream-collector.js';
 import { createTagger } from '../../../src/tagger/tagger.js';
 import type { Tagger } from '../../../src/tagger/tagger.js';
 import { SourcePriority } from '../../../src/tagger/types.js';
@@ -366,5 +367,95 @@ describe('kubernetesCollector: fetch', () => {
     server.failNext(1, 503, 'list');
     expect(await fetchAll(k8s, containerId('x'))).toEqual([]);
     expect(k8s.counters).toMatchObject({ lists: 1, listErrors: 1, fetchMisses: 1 });
+  });
+});
+
+describe('kubernetesCollector: covers, and look-ups coalesced into lists that start after them', () => {
+  const fetchAll = (k8s: KubernetesCollector, entity: string): Promise<TagInfo[]> => lastValueFrom(k8s.fetch(entity).pipe(toArray()));
+
+  it('declares the container and pod kinds, so a Tagger expects it for both', () => {
+    expect(collector().covers).toEqual(['container_id', 'kubernetes_pod_uid']);
+  });
+
+  it('50 early asks of a real Tagger in a burst cost at most 3 lists, and every container is complete with its pod', async () => {
+    const k8s = collector({ period: 60_000 });
+    const runtime = new Subject<TagInfo>();
+    const t = createTagger({ collectors: [streamCollector('runtime', runtime), k8s], pruneInterval: 30, logger: silentLogger });
+    t.start();
+    cleanups.push(() => {
+      t.stop();
+    });
+    await waitFor('the first list', () => k8s.state.status === 'connected');
+    const listsBefore = podLists();
+    const ids = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
+    for (const [i, id] of ids.entries()) server.create('pod', podInput(`p-${i}`, 'node-a', [{ name: 'app', id }]));
+    // The runtime reports the 50 containers at once: the Tagger asks the Kubernetes collector for each.
+    for (const id of ids) runtime.next(tagInfo({ entity: containerId(id), source: 'runtime', high: [`container_name:${id}`] }));
+    const answers = await Promise.all(ids.map((id) => t.lookup(containerId(id), { cardinality: 'orchestrator', waitForComplete: 5000 })));
+    for (const [i, answer] of answers.entries()) {
+      expect(answer.complete).toBe(true);
+      expect(answer.tags).toContain(`pod_name:p-${i}`);
+    }
+    const lists = podLists() - listsBefore;
+    expect(lists).toBeGreaterThanOrEqual(1);
+    expect(lists).toBeLessThanOrEqual(3);
+    expect(k8s.counters.fetchMisses).toBe(0);
+  });
+
+  it('an ask made while a list is on the wire is answered by the next list, never by the one in flight', async () => {
+    const k8s = collector({ period: 60_000, requestTimeout: 400 });
+    record(k8s);
+    await waitFor('the first list', () => k8s.state.status === 'connected');
+    server.create('pod', podInput('a', 'node-a', [{ name: 'app', id: 'a-1' }]));
+    server.stallNextList();
+    const listsBefore = podLists();
+    const first = fetchAll(k8s, containerId('a-1'));
+    await waitFor('the stalled list on the wire', () => podLists() === listsBefore + 1);
+    // Pod b appears after that list's snapshot; the ask for it must not join that list.
+    server.create('pod', podInput('b', 'node-a', [{ name: 'app', id: 'b-1' }]));
+    const second = fetchAll(k8s, containerId('b-1'));
+    const third = fetchAll(k8s, containerId('a-1'));
+    expect(await first).toEqual([]); // its list timed out: a miss, logged
+    expect((await second).map((i) => i.entity)).toContain(containerId('b-1'));
+    expect((await third).map((i) => i.entity)).toContain(containerId('a-1'));
+    expect(podLists() - listsBefore).toBe(2);
+  });
+
+  it('what a look-up list found reaches the stream once, as a periodic list would give it', async () => {
+    const k8s = collector({ period: 300 });
+    const seen = record(k8s);
+    await waitFor('the first list', () => k8s.state.status === 'connected');
+    const b = server.create('pod', podInput('b', 'node-a', [{ name: 'app', id: 'b-1' }]));
+    const answer = await fetchAll(k8s, containerId('b-1'));
+    expect(answer.map((i) => i.entity)).toEqual([podUid(b.metadata.uid), containerId('b-1')]);
+    const listsAfter = k8s.counters.lists;
+    await waitFor('two more periodic lists', () => k8s.counters.lists >= listsAfter + 2);
+    expect(seen.filter((i) => i.entity === containerId('b-1'))).toHaveLength(1);
+  });
+
+  it('a container in no pod (started by hand on the node) is a quick "not found", so a Tagger completes it', async () => {
+    server.create('pod', podInput('a', 'node-a', [{ name: 'app', id: 'a-1' }]));
+    const k8s = collector({ period: 60_000 });
+    const runtime = new Subject<TagInfo>();
+    const t = createTagger({
+      collectors: [streamCollector('runtime', runtime), k8s],
+      pruneInterval: 30,
+      completenessRetryDelays: [20, 40],
+      logger: silentLogger,
+    });
+    t.start();
+    cleanups.push(() => {
+      t.stop();
+    });
+    await waitFor('the first list', () => k8s.state.status === 'connected');
+    const listsBefore = podLists();
+    const started = Date.now();
+    runtime.next(tagInfo({ entity: containerId('byhand1'), source: 'runtime', high: ['container_name:by-hand'] }));
+    const answer = await t.lookup(containerId('byhand1'), { cardinality: 'high', waitForComplete: 5000 });
+    expect(answer).toEqual({ tags: ['container_name:by-hand'], complete: true, missing: [] });
+    expect(Date.now() - started).toBeLessThan(3000);
+    // The first ask and the two re-asks: a list each, answered "not found".
+    expect(podLists() - listsBefore).toBe(3);
+    expect(k8s.counters.fetchMisses).toBe(3);
   });
 });
