@@ -4,8 +4,10 @@ import { createServer as createHttpServer } from 'node:http';
 import { type Server, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Subject, map, timer } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerId } from '../../src/index.js';
+import { type TagInfo, containerId, createTagger, silentLogger, streamCollector, tagInfo } from '../../src/index.js';
+import { serveTagger } from '../../src/ipc/index.js';
 import { type Fixture, put, startFixture, tempDir } from './helpers.js';
 
 const MODULE_DIR = fileURLToPath(new URL('../../src/ipc/python/', import.meta.url));
@@ -13,7 +15,12 @@ const A = containerId('a');
 
 /** Runs `get_tags(*args)` in python3 with `env`; resolves with what it printed (JSON). */
 function pyGetTags(env: Record<string, string>, args: string): Promise<unknown> {
-  const script = `import json, tagger\nprint(json.dumps(tagger.get_tags(${args})))`;
+  return py(env, `tagger.get_tags(${args})`);
+}
+
+/** Evaluates `expression` (with `tagger` imported) in python3 with `env`; resolves with its JSON. */
+function py(env: Record<string, string>, expression: string): Promise<unknown> {
+  const script = `import json, tagger\nprint(json.dumps(${expression}))`;
   return new Promise((resolve, reject) => {
     execFile(
       'python3',
@@ -91,5 +98,70 @@ describe('python get_tags (src/ipc/python/tagger.py)', () => {
     }
     silent.close();
     await remove();
+  });
+});
+
+describe('python lookup and get_tags with wait (completeness)', () => {
+  it('waits for the entity to be complete, answers incomplete with the missing sources at the deadline, and the unknown on errors', async () => {
+    const { dir, remove } = await tempDir();
+    const runtime = new Subject<TagInfo>();
+    const tagger = createTagger({
+      logger: silentLogger,
+      completenessRetryDelays: [],
+      collectors: [
+        streamCollector('runtime', runtime, { priority: 0 }),
+        {
+          source: 'kubelet',
+          priority: 1,
+          mode: 'fetch',
+          covers: ['container_id'],
+          fetch: (entity) => timer(300).pipe(map(() => tagInfo({ entity, source: 'kubelet', low: ['pod_name:web'] }))),
+        },
+      ],
+    });
+    tagger.start();
+    const server = await serveTagger(tagger, { socketPath: join(dir, 's.sock'), tokenFile: join(dir, 'token'), logger: silentLogger });
+    try {
+      const env = { TAGSTREAM_SOCKET: join(dir, 's.sock'), TAGSTREAM_TOKEN_FILE: join(dir, 'token') };
+      const B = containerId('b');
+      const C = containerId('c');
+      runtime.next(tagInfo({ entity: B, source: 'runtime', low: ['image:redis'] }));
+      runtime.next(tagInfo({ entity: C, source: 'runtime', low: ['image:nginx'] }));
+      // B: a wait far shorter than the kubelet's 300 ms answer.
+      expect(await py(env, `tagger.lookup("${B}", wait=0.02)`)).toEqual({ tags: ['image:redis'], complete: false, missing: ['kubelet'] });
+      // C: a wait long enough.
+      expect(await py(env, `tagger.lookup("${C}", "low", wait=3)`)).toEqual({ tags: ['pod_name:web', 'image:nginx'], complete: true, missing: [] });
+      expect(await py(env, `tagger.get_tags("${C}", tagger.LOW, wait=1)`)).toEqual(['pod_name:web', 'image:nginx']);
+      expect(await py(env, `tagger.lookup("${C}")`)).toEqual({ tags: ['pod_name:web', 'image:nginx'], complete: true, missing: [] });
+      // Bad waits and bad ids: the empty answers, never an exception.
+      for (const wait of ['-1', '"soon"', 'float("nan")', 'True']) {
+        expect(await py(env, `tagger.lookup("${C}", wait=${wait})`), wait).toEqual({ tags: [], complete: false, missing: ['unknown'] });
+        expect(await py(env, `tagger.get_tags("${C}", wait=${wait})`), wait).toEqual([]);
+      }
+      expect(await py(env, `tagger.lookup("nope")`)).toEqual({ tags: [], complete: false, missing: ['unknown'] });
+      expect(await py({ ...env, TAGSTREAM_TOKEN: 'wrong-token-wrong-token' }, `tagger.lookup("${C}")`)).toEqual({ tags: [], complete: false, missing: ['unknown'] });
+      expect(server.telemetry().requests.tags?.['200']).toBeGreaterThanOrEqual(4);
+    } finally {
+      await server.close();
+      tagger.stop();
+      await remove();
+    }
+  });
+
+  it('against a server older than wait: its tags, with the honest unknown', async () => {
+    const { dir, remove } = await tempDir();
+    const old = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"entity":"${A}","cardinality":"low","tags":["env:old"]}`);
+    });
+    const path = join(dir, 'old.sock');
+    await listen(old, path);
+    try {
+      expect(await py({ TAGSTREAM_SOCKET: path, TAGSTREAM_TOKEN: f.token }, `tagger.lookup("${A}", wait=0.1)`)).toEqual({ tags: ['env:old'], complete: false, missing: ['unknown'] });
+      expect(await py({ TAGSTREAM_SOCKET: path, TAGSTREAM_TOKEN: f.token }, `tagger.get_tags("${A}", wait=0.1)`)).toEqual(['env:old']);
+    } finally {
+      await new Promise((r) => old.close(r));
+      await remove();
+    }
   });
 });

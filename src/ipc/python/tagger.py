@@ -1,4 +1,6 @@
-"""tagstream's tagger for Python: ``get_tags(entity, cardinality)`` asks a tagstream server.
+"""tagstream's tagger for Python: ``get_tags(entity, cardinality)`` asks a tagstream server;
+``lookup(entity, cardinality, wait)`` also says whether the entity is complete (every collector
+expected for it has reported it), waiting up to ``wait`` seconds for that.
 
 Standard library only. The server is found through environment variables:
 
@@ -19,6 +21,13 @@ sent, ``get_tags`` returns an empty list and the ``tagstream`` logger says what 
     >>> import tagger
     >>> tagger.get_tags("container_id://3f4a", tagger.HIGH)
     ['image_name:redis', 'short_image:redis', 'container_name:cache']
+    >>> tagger.lookup("container_id://3f4a", tagger.HIGH, wait=0.5)
+    {'tags': ['image_name:redis', 'short_image:redis', 'container_name:cache', 'pod_name:web-1'], 'complete': True, 'missing': []}
+
+``lookup`` never raises either: on any error it returns ``{"tags": [], "complete": False,
+"missing": ["unknown"]}``, and a server older than the ``wait`` parameter gives its tags with
+``"complete": False, "missing": ["unknown"]``. The server cuts ``wait`` to its own cap
+(``maxQueryWait``, 5 s by default).
 """
 
 import http.client
@@ -31,7 +40,7 @@ import sys
 import tempfile
 import urllib.parse
 
-__all__ = ["LOW", "ORCHESTRATOR", "HIGH", "get_tags"]
+__all__ = ["LOW", "ORCHESTRATOR", "HIGH", "get_tags", "lookup"]
 
 LOW = "low"
 ORCHESTRATOR = "orchestrator"
@@ -41,6 +50,8 @@ _LOG = logging.getLogger("tagstream")
 _CARDINALITIES = (LOW, ORCHESTRATOR, HIGH)
 _MAX_ANSWER_BYTES = 16 * 1024 * 1024
 _MAX_ENTITY_ID_LENGTH = 4096
+# The largest wait the protocol accepts, in milliseconds (the server cuts it to its own cap).
+_MAX_WAIT_MS = 3600000
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -125,16 +136,42 @@ def _timeout():
     return value if value > 0 else 2.0
 
 
-def get_tags(entity, cardinality=LOW):
+def get_tags(entity, cardinality=LOW, wait=None):
     """The entity's tags at ``cardinality`` ('low', 'orchestrator' or 'high'; or LOW,
-    ORCHESTRATOR, HIGH), as a list of strings; an empty list on any error."""
+    ORCHESTRATOR, HIGH), as a list of strings; an empty list on any error. With ``wait``
+    (seconds), the server first waits up to that long for the entity to be complete."""
+    answer = _answer(entity, cardinality, wait)
+    return [] if answer is None else answer["tags"]
+
+
+def lookup(entity, cardinality=LOW, wait=None):
+    """The entity's tags with its completeness: ``{"tags": [...], "complete": bool, "missing":
+    [sources]}``, waiting up to ``wait`` seconds (default: none) for it to be complete. On any
+    error: no tags, ``"complete": False, "missing": ["unknown"]``; never raises."""
+    answer = _answer(entity, cardinality, 0 if wait is None else wait)
+    if answer is None:
+        return {"tags": [], "complete": False, "missing": ["unknown"]}
+    return answer
+
+
+def _answer(entity, cardinality, wait):
     try:
-        return _get_tags(entity, cardinality)
+        return _ask(entity, cardinality, wait)
     except _Untrusted as error:
         _LOG.warning("tagstream: not asking the server: %s", error)
-        return []
-    except Exception:  # noqa: BLE001 - the contract is an empty list on any error
-        return []
+        return None
+    except Exception:  # noqa: BLE001 - the contract is an empty answer on any error
+        return None
+
+
+def _wait_ms(wait):
+    """``wait`` seconds as the protocol's whole milliseconds (rounded up, at most an hour), or None
+    when it is not a non-negative finite number."""
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+        return None
+    if wait != wait or wait < 0 or wait == float("inf"):
+        return None
+    return min(_MAX_WAIT_MS, int(-(-wait * 1000 // 1)))
 
 
 def _entity_problem(entity):
@@ -164,21 +201,30 @@ def _refusal(body):
     return None
 
 
-def _get_tags(entity, cardinality):
+def _ask(entity, cardinality, wait):
+    """The server's answer as ``{"tags", "complete", "missing"}`` (completeness only asked with a
+    ``wait``), or None."""
     if cardinality not in _CARDINALITIES:
-        return []
+        return None
+    wait_ms = None if wait is None else _wait_ms(wait)
+    if wait is not None and wait_ms is None:
+        _LOG.warning("tagstream: invalid wait %.200r: expected a non-negative number of seconds", wait)
+        return None
     problem = _entity_problem(entity)
     if problem is not None:
         logging.getLogger("tagstream").warning("tagstream: invalid entity id %.200r: %s", entity, problem)
-        return []
+        return None
     path = _socket_path()
     # Checked before the token is read or sent: another user's socket never gets it.
     _check_private(path, "socket")
     token = _token(path)
     if not token:
-        return []
+        return None
     target = "/v1/tags/%s?cardinality=%s" % (urllib.parse.quote(entity, safe=""), cardinality)
-    connection = _UnixHTTPConnection(path, _timeout())
+    if wait_ms is not None:
+        target += "&wait=%d" % wait_ms
+    # The answer may take the wait (the server cuts it to its cap) on top of the usual timeout.
+    connection = _UnixHTTPConnection(path, _timeout() + (wait_ms or 0) / 1000.0)
     try:
         connection.request("GET", target, headers={"Authorization": "Bearer " + token, "Accept": "application/json"})
         response = connection.getresponse()
@@ -187,13 +233,22 @@ def _get_tags(entity, cardinality):
             refusal = _refusal(body[:65536])
             if refusal is not None:
                 logging.getLogger("tagstream").warning("tagstream: %s", refusal)
-            return []
+            return None
         if response.status != 200 or len(body) > _MAX_ANSWER_BYTES:
-            return []
+            return None
     finally:
         connection.close()
     answer = json.loads(body.decode("utf-8"))
     tags = answer.get("tags") if isinstance(answer, dict) else None
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        return []
-    return tags
+        return None
+    complete = answer.get("complete")
+    missing = answer.get("missing")
+    if not isinstance(complete, bool):
+        # Not asked, or a server older than ``wait``: nothing is known of completeness.
+        return {"tags": tags, "complete": False, "missing": ["unknown"]}
+    if complete:
+        missing = []
+    elif not isinstance(missing, list) or not all(isinstance(source, str) for source in missing):
+        missing = ["unknown"]
+    return {"tags": tags, "complete": complete, "missing": missing}
