@@ -67,6 +67,7 @@ describe('tagstream status and list --sources on a running agent', () => {
     const counters = after?.counters as Record<string, number>;
     expect(counters.fetches).toBeGreaterThanOrEqual(1);
     expect(counters.queriesFound).toBeGreaterThanOrEqual(1);
+    expect(counters.completeness).toMatchObject({ incompleteEntities: expect.any(Number), lookupsIncomplete: 0, delayByPrefix: expect.any(Object) });
     // The server counted the requests answered before this one (the first status, the tag).
     expect((after?.server as Record<string, number>).requests).toBe(2);
     expect(Date.parse(String(after?.time))).toBeGreaterThanOrEqual(Date.parse(String(after?.startedAt)));
@@ -82,6 +83,7 @@ describe('tagstream status and list --sources on a running agent', () => {
     expect(result.stdout).toMatch(/^entities: 2 \(ecs 2\) · updates\/s: \d+\.\d$/m);
     expect(lines).toContain('by prefix: container_id 2');
     expect(result.stdout).toMatch(/^tagger: \d+ updates/m);
+    expect(result.stdout).toMatch(/^completeness: .* · \d+ incomplete now · \d+ lookups answered incomplete$/m);
     expect(result.stdout).toMatch(/^server: \d+ requests, 0 unauthorized/m);
     expect(result.stdout).not.toContain('Ctrl-C');
     // Through a pipe, rows are whole (a terminal gets them cut to its width, as the agent's screen).
