@@ -115,7 +115,7 @@ describe('python lookup and get_tags with wait (completeness)', () => {
           priority: 1,
           mode: 'fetch',
           covers: ['container_id'],
-          fetch: (entity) => timer(300).pipe(map(() => tagInfo({ entity, source: 'kubelet', low: ['pod_name:web'] }))),
+          fetch: (entity) => timer(1500).pipe(map(() => tagInfo({ entity, source: 'kubelet', low: ['pod_name:web'] }))),
         },
       ],
     });
@@ -125,12 +125,14 @@ describe('python lookup and get_tags with wait (completeness)', () => {
       const env = { TAGSTREAM_SOCKET: join(dir, 's.sock'), TAGSTREAM_TOKEN_FILE: join(dir, 'token') };
       const B = containerId('b');
       const C = containerId('c');
+      // B: a wait far shorter than the kubelet's 1.5 s answer.
       runtime.next(tagInfo({ entity: B, source: 'runtime', low: ['image:redis'] }));
-      runtime.next(tagInfo({ entity: C, source: 'runtime', low: ['image:nginx'] }));
-      // B: a wait far shorter than the kubelet's 300 ms answer.
       expect(await py(env, `tagger.lookup("${B}", wait=0.02)`)).toEqual({ tags: ['image:redis'], complete: false, missing: ['kubelet'] });
-      // C: a wait long enough.
+      // C: a wait long enough (python starts in well under 1.5 s: only the server's wait makes it complete).
+      runtime.next(tagInfo({ entity: C, source: 'runtime', low: ['image:nginx'] }));
+      const started = Date.now();
       expect(await py(env, `tagger.lookup("${C}", "low", wait=3)`)).toEqual({ tags: ['pod_name:web', 'image:nginx'], complete: true, missing: [] });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
       expect(await py(env, `tagger.get_tags("${C}", tagger.LOW, wait=1)`)).toEqual(['pod_name:web', 'image:nginx']);
       expect(await py(env, `tagger.lookup("${C}")`)).toEqual({ tags: ['pod_name:web', 'image:nginx'], complete: true, missing: [] });
       // Bad waits and bad ids: the empty answers, never an exception.
