@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { EMPTY, type Observable, catchError, distinctUntilChanged, ignoreElements, lastValueFrom, map } from 'rxjs';
 import { etcdBackend } from '../kvstore/etcd.js';
 import { type SharedStoreHealth, joinSharedStore, publishTags, sharedStoreCollector, tagKeyCodec } from '../kvstore/index.js';
-import type { Tagger } from '../tagger/tagger.js';
+import type { Tagger } from '../tagger/contract.js';
 import type { Collector } from '../tagger/types.js';
 import type { Logger } from '../util/logger.js';
 import type { KvstoreConfig } from './agent-config.js';

@@ -4,7 +4,7 @@
  */
 import { type Observable, combineLatest, map, timer } from 'rxjs';
 import type { TaggerServer } from '../ipc/server.js';
-import type { Tagger } from '../tagger/tagger.js';
+import type { Tagger } from '../tagger/contract.js';
 import type { Logger } from '../util/logger.js';
 import { type WebPageServer, serveWebPage } from '../web/server.js';
 import type { WebStatus } from '../web/types.js';

@@ -3,7 +3,7 @@
  * control characters of entity ids and tags are escaped (see {@link escapeControls}); `--json` is exact.
  */
 import type { EntitiesResponse, EntitySourcesResponse, StreamLine, TagsResponse } from '../ipc/protocol.js';
-import type { EntityTags } from '../tagger/tag-store-state.js';
+import type { EntityTags } from '../tagger/contract.js';
 
 /** C0 controls, DEL and C1 controls: line breaks and the starts of terminal escape sequences. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point

@@ -1,5 +1,5 @@
 import { containerId, isEntityId } from '../tagger/entity-id.js';
-import type { Tagger } from '../tagger/tagger.js';
+import type { Tagger } from '../tagger/contract.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { consoleLogger, type Logger } from '../util/logger.js';
 import { createLogCollector, type LogCollector, type LogCollectorOptions } from './collector.js';

@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client';
 import { type Observable, Subject, bufferTime, concat, defer, filter, firstValueFrom, fromEvent, interval, map, merge, of, takeUntil, timer } from 'rxjs';
 import { isLoopback } from '../ipc/address.js';
 import { readTokenFile } from '../ipc/token.js';
-import type { TagEvent, Tagger } from '../tagger/tagger.js';
+import type { TagEvent, Tagger } from '../tagger/contract.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
 import { WebOptionError } from './errors.js';
 import { PAGE_SCRIPT, STATUS_PAGE, STYLE_SHEET, loginPage } from './page.js';

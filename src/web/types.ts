@@ -3,8 +3,7 @@
  * `snapshot` and `changes` events of `/api/events`).
  */
 import type { CollectorStatus, KvstoreCounters } from '../cli/status.js';
-import type { SourceTagsListing } from '../tagger/source-listing.js';
-import type { EntityTags } from '../tagger/tag-store-state.js';
+import type { EntityTags, SourceTagsListing } from '../tagger/contract.js';
 
 /**
  * A collector's row (or the kvstore's) on the page: the agent's own status row
