@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Subject, firstValueFrom, filter, map, timer } from 'rxjs';
@@ -133,6 +133,18 @@ describe('completeness over IPC: GET /v1/tags/{entity}?wait=', () => {
     expect(JSON.parse(answer.body)).toEqual({ error: { code: 'ShuttingDown', message: 'the server is closing' } });
     expect(Date.now() - started).toBeLessThan(2000);
     expect(s.server.telemetry().waitingQueries).toBe(0);
+  });
+
+  it('frees the slot of a waiting query whose client goes away', async () => {
+    const s = await setup(5000);
+    const A = containerId('a');
+    report(s, A);
+    const req = request({ socketPath: s.socketPath, path: `/v1/tags/${encodeURIComponent(A)}?wait=5000`, headers: { authorization: `Bearer ${s.token}` }, agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    await waitFor(() => s.server.telemetry().waitingQueries === 1, 2000, 'one waiting query');
+    req.destroy();
+    await waitFor(() => s.server.telemetry().waitingQueries === 0, 2000, 'the slot freed');
   });
 
   it('puts complete on event lines: incomplete at the first report, then a modified line complete: true', async () => {
