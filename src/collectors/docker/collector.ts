@@ -230,6 +230,26 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
       }),
     );
 
+  /**
+   * The stream's inspects on the wire, by the daemon's full container id: a `fetch` of that id
+   * waits for it rather than inspecting the container a second time. A failure of the stream's
+   * inspect (which the stream retries on its own) makes the fetch inspect on its own.
+   */
+  const streamInspects = new Map<string, Observable<Inspected | undefined>>();
+  /** The stream's inspect of `id`, registered in `streamInspects` while it is on the wire. */
+  const streamInspect$ = (id: string): Observable<Inspected | undefined> => {
+    const shared$: Observable<Inspected | undefined> = inspectTags$(id).pipe(
+      finalize(() => {
+        if (streamInspects.get(id) === shared$) streamInspects.delete(id);
+      }),
+      share(),
+    );
+    return defer(() => {
+      streamInspects.set(id, shared$);
+      return shared$;
+    });
+  };
+
   /** The reconciler state of the current shared subscription (none while nobody subscribes). */
   let current: ReconcileState | undefined;
   /** What `fetch` tells the reconciler of the current subscription (nothing when there is none). */
@@ -243,7 +263,7 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
    */
   const runInspect = (state: ReconcileState, attempt: InspectAttempt, later: (retry: ScheduledRetry) => void): Observable<ReconcileOutput> => {
     const { id, seq } = attempt;
-    return defer(() => (isCurrentInspect(state, id, seq) ? inspectTags$(id) : EMPTY)).pipe(
+    return defer(() => (isCurrentInspect(state, id, seq) ? streamInspect$(id) : EMPTY)).pipe(
       map((found): ReconcileInput => ({ type: 'inspected', id, seq, info: found?.info, graceLeft: found?.graceLeft })),
       catchError((error: unknown) => {
         // Container id and error only: never the tags or the environment (secrets).
@@ -404,7 +424,10 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     defer(() => {
       const id = entity.startsWith(CONTAINER_PREFIX) ? entity.slice(CONTAINER_PREFIX.length) : '';
       if (!isContainerIdOrPrefix(id)) return EMPTY;
-      return inspectTags$(id).pipe(
+      // One inspect per container: the stream's, when one of this very id is on the wire.
+      const joined = streamInspects.get(id);
+      const inspect$ = joined === undefined ? inspectTags$(id) : joined.pipe(catchError(() => inspectTags$(id)));
+      return inspect$.pipe(
         filter((found): found is Inspected => found !== undefined),
         tap(({ info, graceLeft: left }) => {
           // The full id: a fetch by a short id answers the container it begins.

@@ -5,13 +5,15 @@
  * collector.test.ts.)
  */
 import { PassThrough } from 'node:stream';
-import { VirtualTimeScheduler } from 'rxjs';
+import { VirtualTimeScheduler, lastValueFrom, toArray } from 'rxjs';
 import type { Subscription } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dockerCollector } from '../../../src/collectors/docker/index.js';
 import type { DockerClient } from '../../../src/collectors/docker/index.js';
+import { containerId } from '../../../src/tagger/entity-id.js';
 import type { TagInfo } from '../../../src/tagger/types.js';
 import { RecordingLogger } from '../recording-logger.js';
+import { running } from './fake-daemon.js';
 
 interface FakeDaemon {
   readonly client: DockerClient;
@@ -140,5 +142,67 @@ describe('dockerCollector connection handling (fake daemon, virtual time)', () =
     second.unsubscribe();
     expect(collector.state).toEqual({ status: 'idle' });
     expect(daemon.streams[0]?.destroyed).toBe(true);
+  });
+});
+
+describe('dockerCollector: one inspect per container (fake daemon)', () => {
+  const ID = 'a'.repeat(64);
+  const document = running(ID, 'web').body;
+
+  /** A daemon whose container inspects answer only when the test says so. */
+  function slowInspects(): { daemon: FakeDaemon; calls: () => number; answer: () => void } {
+    const daemon = fakeDaemon();
+    daemon.up = true;
+    const pending: (() => void)[] = [];
+    let calls = 0;
+    const client = {
+      ...daemon.client,
+      getContainer: () => ({
+        inspect: () =>
+          new Promise((resolve) => {
+            calls += 1;
+            pending.push(() => {
+              resolve(document);
+            });
+          }),
+      }),
+    } as unknown as DockerClient;
+    return {
+      daemon: { ...daemon, client },
+      calls: () => calls,
+      answer: () => {
+        for (const resolve of pending.splice(0)) resolve();
+      },
+    };
+  }
+
+  it("a fetch of a container whose stream inspect is on the wire waits for that inspect", async () => {
+    const { daemon, calls, answer } = slowInspects();
+    const collector = dockerCollector({ docker: daemon.client });
+    const infos: TagInfo[] = [];
+    subscription = collector.tagInfo$.subscribe((info) => infos.push(info));
+    await settle();
+    daemon.streams[0]?.write(`{"Type":"container","Action":"start","Actor":{"ID":"${ID}"},"time":1763765399}\n`);
+    await settle();
+    expect(calls()).toBe(1);
+    const fetched: TagInfo[] = [];
+    let done = false;
+    collector.fetch(containerId(ID)).subscribe({ next: (info) => fetched.push(info), complete: () => (done = true) });
+    await settle();
+    expect(calls()).toBe(1);
+    answer();
+    await settle();
+    expect(done).toBe(true);
+    expect(fetched.map((i) => i.entity)).toEqual([containerId(ID)]);
+    expect(fetched[0]?.highCardTags).toContain('container_name:web');
+    expect(infos.map((i) => i.entity)).toEqual([containerId(ID)]);
+    expect(calls()).toBe(1);
+    expect(collector.counters.inspects).toBe(1);
+    // Once that inspect has ended, a fetch inspects on its own.
+    const again = lastValueFrom(collector.fetch(containerId(ID)).pipe(toArray()));
+    await settle();
+    answer();
+    expect((await again).map((i) => i.entity)).toEqual([containerId(ID)]);
+    expect(calls()).toBe(2);
   });
 });
