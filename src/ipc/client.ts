@@ -15,10 +15,11 @@ import {
   tap,
   throwError,
 } from 'rxjs';
-import type { EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from '../tagger/contract.js';
+import type { EntityListing, EntitySourcesListing, LookupOptions, TagLookup, Tagger } from '../tagger/contract.js';
 import { AmbiguousEntityIdError } from '../tagger/errors.js';
 import { ReadSide } from '../tagger/read-side.js';
-import { type TaggerTelemetry, type TelemetryCounters, countAnswer, createTelemetryCounters } from '../tagger/telemetry.js';
+import { ReadSideTagger } from '../tagger/read-side-tagger.js';
+import { type TelemetryCounters, countAnswer, createTelemetryCounters } from '../tagger/telemetry.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { type Logger, consoleLogger } from '../util/logger.js';
@@ -130,7 +131,7 @@ export function createTaggerClient(options: TaggerClientOptions = {}): TaggerCli
   return new RemoteTagger(options);
 }
 
-class RemoteTagger implements TaggerClient {
+class RemoteTagger extends ReadSideTagger implements TaggerClient {
   private readonly endpoint: IpcEndpoint;
   private readonly requestTimeout: number;
   private readonly idleTimeout: number;
@@ -144,7 +145,7 @@ class RemoteTagger implements TaggerClient {
   private readonly client = { connections: 0, disconnections: 0, lines: 0, directQueries: 0, directQueryErrors: 0 };
   private readonly state = new BehaviorSubject<ClientConnectionState>({ status: 'created' });
   // The queries answer from the mirror; an entity the mirror lacks is asked of the server directly.
-  private readonly reads = new ReadSide(mirrorReader(this.mirror), this.counters, (entity, cardinality) =>
+  protected readonly reads = new ReadSide(mirrorReader(this.mirror), this.counters, (entity, cardinality) =>
     this.mirror.entities.has(entity) ? undefined : { answer: this.direct(entity, cardinality) },
   );
   private attempt = 0;
@@ -152,6 +153,7 @@ class RemoteTagger implements TaggerClient {
   readonly state$: Observable<ClientConnectionState>;
 
   constructor(options: TaggerClientOptions) {
+    super();
     this.endpoint = resolveEndpoint(options);
     this.requestTimeout = duration('requestTimeout', options.requestTimeout, 2000);
     this.idleTimeout = duration('idleTimeout', options.idleTimeout, 45_000);
@@ -211,14 +213,6 @@ class RemoteTagger implements TaggerClient {
     return { ...this.client };
   }
 
-  tag(entity: string, cardinality?: TagCardinality): Promise<string[]> {
-    return this.reads.tag(entity, cardinality);
-  }
-
-  tags$(entity: string, cardinality?: TagCardinality): Observable<string[]> {
-    return this.reads.tags$(entity, cardinality);
-  }
-
   /**
    * An entity the mirror knows complete is answered from it. Otherwise the server is asked
    * (`GET /v1/tags/{entity}?wait=`), waiting up to `waitForComplete` (0 without it; the server cuts
@@ -226,7 +220,7 @@ class RemoteTagger implements TaggerClient {
    * older than `wait` answers without them (`complete: false, missing: ['unknown']`); one that
    * cannot be reached, with the mirror's tags, as `tag()` does.
    */
-  lookup(entity: string, options: LookupOptions = {}): Promise<TagLookup> {
+  override lookup(entity: string, options: LookupOptions = {}): Promise<TagLookup> {
     const cardinality = options.cardinality ?? 'low';
     const wait = options.waitForComplete;
     const refusal = this.reads.refusal(entity, cardinality);
@@ -236,38 +230,6 @@ class RemoteTagger implements TaggerClient {
     }
     if (mirrorCompleteness(this.mirror, entity)?.complete === true) return this.reads.lookup(entity, { cardinality });
     return lastValueFrom(this.directLookup(entity, cardinality, wait));
-  }
-
-  lookup$(entity: string, cardinality?: TagCardinality): Observable<TagLookup> {
-    return this.reads.lookup$(entity, cardinality);
-  }
-
-  events$(eventsFilter?: TagEventsFilter): Observable<TagEvent> {
-    return this.reads.events$(eventsFilter);
-  }
-
-  storedCompleteness(entity: string): Pick<TagLookup, 'complete' | 'missing'> | undefined {
-    return this.reads.storedCompleteness(entity);
-  }
-
-  storedTags(entity: string, cardinality?: TagCardinality): readonly string[] {
-    return this.reads.storedTags(entity, cardinality);
-  }
-
-  storedEntries(): Iterable<readonly [string, EntityTags]> {
-    return this.reads.storedEntries();
-  }
-
-  list(): EntityListing[] {
-    return this.reads.list();
-  }
-
-  listSources(prefixes?: readonly string[]): EntitySourcesListing[] {
-    return this.reads.listSources(prefixes);
-  }
-
-  telemetry(): TaggerTelemetry {
-    return this.reads.telemetry();
   }
 
   entitySources$(prefixes: readonly string[] = []): Observable<EntitySourcesListing[]> {

@@ -18,10 +18,11 @@ import {
   reportSource,
   tracksCompleteness,
 } from './completeness.js';
-import type { CreateTaggerOptions, EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from './contract.js';
+import type { CreateTaggerOptions, EntityTags, Tagger } from './contract.js';
 import { FetchOnMiss } from './fetch-on-miss.js';
 import { describeError, loggedEntity, loggedId } from './log-fields.js';
 import { ReadSide, type StoreReader } from './read-side.js';
+import { ReadSideTagger } from './read-side-tagger.js';
 import { listSources } from './source-listing.js';
 import { tagStore } from './tag-store.js';
 import type { TagChange } from './tag-events.js';
@@ -36,8 +37,8 @@ import {
   storedEntity,
 } from './tag-store-state.js';
 import { MAX_COLLECTOR_RETRY_DELAY, type TaggerSettings, taggerSettings } from './tagger-options.js';
-import { type TaggerTelemetry, countCompletenessDelay, countRejection, countStep, createTelemetryCounters } from './telemetry.js';
-import type { Collector, TagCardinality, TagInfo } from './types.js';
+import { countCompletenessDelay, countRejection, countStep, createTelemetryCounters } from './telemetry.js';
+import type { Collector, TagInfo } from './types.js';
 import { readTagInfo } from './validate-tag-info.js';
 
 // The contract lives in contract.ts; named here too for the modules that import it from this file.
@@ -57,7 +58,7 @@ export function createTagger(options: CreateTaggerOptions = {}): Tagger {
   return new LocalTagger(taggerSettings(options));
 }
 
-class LocalTagger implements Tagger {
+class LocalTagger extends ReadSideTagger {
   private readonly state = createTagStoreState();
   private readonly counters = createTelemetryCounters();
   private readonly completeness: CompletenessState;
@@ -65,10 +66,11 @@ class LocalTagger implements Tagger {
   private readonly fetchers: readonly Collector[];
   /** The early asks of expected sources (each ends by itself, or when the tagger stops). */
   private readonly asks = new Subject<Observable<never>>();
-  private readonly reads: ReadSide;
+  protected readonly reads: ReadSide;
   private readonly fetching: FetchOnMiss;
 
   constructor(private readonly settings: TaggerSettings) {
+    super();
     this.completeness = createCompletenessState(settings.collectors);
     this.fetchers = settings.collectors.filter((c) => c.fetch !== undefined && (c.covers?.length ?? 0) > 0);
     this.reads = new ReadSide(
@@ -190,50 +192,6 @@ class LocalTagger implements Tagger {
 
   stop(): void {
     this.reads.stop();
-  }
-
-  tag(entity: string, cardinality?: TagCardinality): Promise<string[]> {
-    return this.reads.tag(entity, cardinality);
-  }
-
-  tags$(entity: string, cardinality?: TagCardinality): Observable<string[]> {
-    return this.reads.tags$(entity, cardinality);
-  }
-
-  lookup(entity: string, options?: LookupOptions): Promise<TagLookup> {
-    return this.reads.lookup(entity, options);
-  }
-
-  lookup$(entity: string, cardinality?: TagCardinality): Observable<TagLookup> {
-    return this.reads.lookup$(entity, cardinality);
-  }
-
-  events$(eventsFilter?: TagEventsFilter): Observable<TagEvent> {
-    return this.reads.events$(eventsFilter);
-  }
-
-  storedCompleteness(entity: string): Pick<TagLookup, 'complete' | 'missing'> | undefined {
-    return this.reads.storedCompleteness(entity);
-  }
-
-  storedTags(entity: string, cardinality?: TagCardinality): readonly string[] {
-    return this.reads.storedTags(entity, cardinality);
-  }
-
-  storedEntries(): Iterable<readonly [string, EntityTags]> {
-    return this.reads.storedEntries();
-  }
-
-  list(): EntityListing[] {
-    return this.reads.list();
-  }
-
-  listSources(prefixes?: readonly string[]): EntitySourcesListing[] {
-    return this.reads.listSources(prefixes);
-  }
-
-  telemetry(): TaggerTelemetry {
-    return this.reads.telemetry();
   }
 
   /** A collector's stream as store events: validated, and resubscribed with backoff after an error. */
