@@ -44,7 +44,7 @@ export type { CacheChange, CacheContext, CacheInput, CacheState, CacheStep, Cach
 export { graceDeletes } from './grace-deletes.js';
 export type { GraceDeletesOptions, PendingChange } from './grace-deletes.js';
 export { joinSharedStore } from './shared-store.js';
-export type { SharedStore, SharedStoreEvent, SharedStoreTelemetry } from './shared-store.js';
+export type { SharedStore, SharedStoreEvent, SharedStoreTelemetry } from './shared-store-contract.js';
 export { initialStoreHealth, reduceStoreHealth, storeHealthOf } from './store-health.js';
 export type { SharedStoreHealth, SharedStoreState, StoreHealthEffect, StoreHealthEvent, StoreHealthState, StoreHealthTransition } from './store-health.js';
 export type { JoinSharedStoreOptions } from './shared-store-options.js';

@@ -1,7 +1,7 @@
 import { type Observable, type SchedulerLike, asyncScheduler, auditTime, concatMap, defer, merge } from 'rxjs';
 import type { Tagger } from '../tagger/tagger.js';
 import type { EntityListing } from '../tagger/tagger.js';
-import type { SharedStore } from './shared-store.js';
+import type { SharedStore } from './shared-store-contract.js';
 import { type TagKey, desiredTagKeys, diffTagKeys } from './tag-key.js';
 
 /** Options of {@link publishTags}. */

@@ -1,7 +1,7 @@
 import { filter, map } from 'rxjs';
 import { deleteEntityInfo, tagInfo } from '../tagger/stream-collector.js';
 import { type Collector, SourcePriority } from '../tagger/types.js';
-import type { SharedStore } from './shared-store.js';
+import type { SharedStore } from './shared-store-contract.js';
 import type { TagKey } from './tag-key.js';
 
 /** Options of {@link sharedStoreCollector}. */
