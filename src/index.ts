@@ -42,6 +42,7 @@ export type {
   CompletenessTelemetry,
   CreateTaggerOptions,
   DelayHistogram,
+  EntityCompleteness,
   EntityListing,
   EntitySourcesListing,
   EntityTags,

@@ -1,5 +1,6 @@
 import type { EntityTags } from '../tagger/contract.js';
-import type { EntityCompleteness, StoreReader } from '../tagger/read-side.js';
+import type { EntityCompleteness } from '../tagger/contract.js';
+import type { StoreReader } from '../tagger/read-side.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { sameArray } from '../util/arrays.js';
 import type { EventLine } from './protocol.js';

@@ -136,6 +136,17 @@ export interface EntitySourcesListing extends EntityListing {
 }
 
 /**
+ * Whether an entity is complete and which expected sources have not reported it yet: the part of
+ * a {@link TagLookup} that {@link Tagger.storedCompleteness} answers.
+ *
+ * @example
+ * ```ts
+ * const state: EntityCompleteness = { complete: false, missing: ['kubernetes'] };
+ * ```
+ */
+export type EntityCompleteness = Pick<TagLookup, 'complete' | 'missing'>;
+
+/**
  * The Tagger: runs collectors into a TagStore and answers queries, fetching what the store lacks.
  *
  * @example

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from './contract.js';
+import type { EntityCompleteness, EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from './contract.js';
 import type { ReadSide } from './read-side.js';
 import type { TaggerTelemetry } from './telemetry.js';
 import type { TagCardinality } from './types.js';
@@ -46,7 +46,7 @@ export abstract class ReadSideTagger implements Tagger {
     return this.reads.events$(eventsFilter);
   }
 
-  storedCompleteness(entity: string): Pick<TagLookup, 'complete' | 'missing'> | undefined {
+  storedCompleteness(entity: string): EntityCompleteness | undefined {
     return this.reads.storedCompleteness(entity);
   }
 

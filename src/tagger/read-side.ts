@@ -31,7 +31,7 @@ import {
 import { sameArray } from '../util/arrays.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type TaggerStatus, checkQuery } from './check-query.js';
-import type { EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup } from './contract.js';
+import type { EntityCompleteness, EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup } from './contract.js';
 import { TaggerNotRunningError } from './errors.js';
 import type { SourceTagsListing } from './source-listing.js';
 import { type TagChange, tagEvents } from './tag-events.js';
@@ -58,12 +58,6 @@ export interface StoreReader {
    * without waiting, and events carry no `complete`.
    */
   completeness?(entity: string): EntityCompleteness | undefined;
-}
-
-/** What a {@link StoreReader} knows of an entity's completeness. */
-export interface EntityCompleteness {
-  readonly complete: boolean;
-  readonly missing: readonly string[];
 }
 
 /** The completeness of every entity for a store that cannot know it. */
