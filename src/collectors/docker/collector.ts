@@ -424,7 +424,11 @@ export function dockerCollector(options: DockerCollectorOptions = {}): DockerCol
     defer(() => {
       const id = entity.startsWith(CONTAINER_PREFIX) ? entity.slice(CONTAINER_PREFIX.length) : '';
       if (!isContainerIdOrPrefix(id)) return EMPTY;
-      // One inspect per container: the stream's, when one of this very id is on the wire.
+      // One inspect per container: what the stream emitted for a running container it has no
+      // newer inspect of waiting; else the stream's inspect of this very id when it is on the wire.
+      const state = current;
+      const known = state === undefined || state.pending.has(id) || state.stopped.has(id) ? undefined : state.known.get(id);
+      if (known !== undefined) return of(known);
       const joined = streamInspects.get(id);
       const inspect$ = joined === undefined ? inspectTags$(id) : joined.pipe(catchError(() => inspectTags$(id)));
       return inspect$.pipe(

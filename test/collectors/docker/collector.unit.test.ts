@@ -176,7 +176,7 @@ describe('dockerCollector: one inspect per container (fake daemon)', () => {
     };
   }
 
-  it("a fetch of a container whose stream inspect is on the wire waits for that inspect", async () => {
+  it('a fetch waits for the stream inspect on the wire, then answers from the stream; a stopped container is inspected', async () => {
     const { daemon, calls, answer } = slowInspects();
     const collector = dockerCollector({ docker: daemon.client });
     const infos: TagInfo[] = [];
@@ -198,7 +198,12 @@ describe('dockerCollector: one inspect per container (fake daemon)', () => {
     expect(infos.map((i) => i.entity)).toEqual([containerId(ID)]);
     expect(calls()).toBe(1);
     expect(collector.counters.inspects).toBe(1);
-    // Once that inspect has ended, a fetch inspects on its own.
+    // The stream has tagged it (running): a fetch answers what the stream emitted, no inspect.
+    expect(await lastValueFrom(collector.fetch(containerId(ID)).pipe(toArray()))).toEqual(infos);
+    expect(calls()).toBe(1);
+    // Stopped: a fetch inspects on its own (the grace left is read from the daemon).
+    daemon.streams[0]?.write(`{"Type":"container","Action":"die","Actor":{"ID":"${ID}"},"time":1763765400}\n`);
+    await settle();
     const again = lastValueFrom(collector.fetch(containerId(ID)).pipe(toArray()));
     await settle();
     answer();
