@@ -300,6 +300,9 @@ export function reconcile(state: ReconcileState, input: ReconcileInput): Reconci
       if (isCurrentInspect(state, input.id, input.seq)) state.pending.delete(input.id);
       return [];
     case 'fetched':
+      // During a relist the list may predate this fetch's inspect: as for an event, the list does
+      // not decide for this container (the open event stream reports what happens to it next).
+      state.touched?.add(input.id);
       if (!state.known.has(input.id)) state.fetched.add(input.id);
       return input.graceLeft !== undefined && !state.stopped.has(input.id) ? [startGrace(state, input.id, input.graceLeft)] : [];
   }
