@@ -22,7 +22,8 @@ import {
   withLatestFrom,
 } from 'rxjs';
 import { type TaggerServer, serveTagger } from '../ipc/server.js';
-import { type Tagger, createTagger } from '../tagger/tagger.js';
+import { createTagger } from '../tagger/tagger.js';
+import type { Tagger } from '../tagger/contract.js';
 import type { WebPageServer } from '../web/server.js';
 import type { Collector } from '../tagger/types.js';
 import type { Logger, LogFields } from '../util/logger.js';

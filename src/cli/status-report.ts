@@ -3,8 +3,7 @@
  * shows, and the counters behind it), reading it back, and its text. Pure.
  */
 import type { ServerTelemetry } from '../ipc/server-telemetry.js';
-import type { CompletenessTelemetry, DelayHistogram } from '../tagger/contract.js';
-import type { TaggerTelemetry } from '../tagger/telemetry.js';
+import type { CompletenessTelemetry, DelayHistogram, TaggerTelemetry } from '../tagger/contract.js';
 import { escapeControls } from './query-format.js';
 import { type CollectorState, type KvstoreCounters, type StatusRowName, type StatusSnapshot, kvstoreSummary, renderStatusTable } from './status.js';
 

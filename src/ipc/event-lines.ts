@@ -14,7 +14,7 @@ import {
   takeUntil,
   tap,
 } from 'rxjs';
-import type { TagEvent, TagEventsFilter, Tagger } from '../tagger/tagger.js';
+import type { TagEvent, TagEventsFilter, Tagger } from '../tagger/contract.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { sameArray } from '../util/arrays.js';
 import type { EventLine, StreamLine } from './protocol.js';

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type Observable, type SchedulerLike, type Subscription, finalize, fromEvent, merge, take, takeUntil } from 'rxjs';
-import type { Tagger } from '../tagger/tagger.js';
+import type { Tagger } from '../tagger/contract.js';
 import type { Logger } from '../util/logger.js';
 import { scheduleAfter } from '../util/unref-timer.js';
 import { type EventLinesOptions, changeLines, currentLine, storedLines } from './event-lines.js';

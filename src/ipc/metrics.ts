@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, type MetricType, Registry } from 'prom-client';
-import type { DelayHistogram } from '../tagger/contract.js';
-import type { TaggerTelemetry } from '../tagger/telemetry.js';
+import type { DelayHistogram, TaggerTelemetry } from '../tagger/contract.js';
 import type { ServerTelemetry } from './server-telemetry.js';
 
 type TaggerCounterKey = {

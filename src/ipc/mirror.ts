@@ -1,5 +1,4 @@
-import type { EntityTags } from '../tagger/contract.js';
-import type { EntityCompleteness } from '../tagger/contract.js';
+import type { EntityCompleteness, EntityTags } from '../tagger/contract.js';
 import type { StoreReader } from '../tagger/read-side.js';
 import type { TagCardinality } from '../tagger/types.js';
 import { sameArray } from '../util/arrays.js';

@@ -4,7 +4,7 @@
  * of clients in other languages read the same rules in docs/ipc.md.
  */
 import { checkEntityId } from '../tagger/entity-id.js';
-import type { EntityListing, EntitySourcesListing } from '../tagger/tagger.js';
+import type { EntityListing, EntitySourcesListing } from '../tagger/contract.js';
 import { type TagCardinality, isCardinality } from '../tagger/types.js';
 import { IpcRequestError } from './errors.js';
 

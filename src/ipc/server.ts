@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
 import { Subject, defer, finalize, fromEvent, merge, mergeMap, take, takeUntil, throwError } from 'rxjs';
-import type { Tagger } from '../tagger/tagger.js';
+import type { Tagger } from '../tagger/contract.js';
 import { IpcRequestError } from './errors.js';
 import { writeEventStream } from './event-stream.js';
 import { ipcMetricsRegistry } from './metrics.js';

@@ -1,6 +1,5 @@
 import { type Observable, type SchedulerLike, asyncScheduler, auditTime, concatMap, defer, merge } from 'rxjs';
-import type { Tagger } from '../tagger/tagger.js';
-import type { EntityListing } from '../tagger/tagger.js';
+import type { EntityListing, Tagger } from '../tagger/contract.js';
 import type { SharedStore } from './shared-store-contract.js';
 import { type TagKey, desiredTagKeys, diffTagKeys } from './tag-key.js';
 

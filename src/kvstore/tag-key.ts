@@ -1,4 +1,4 @@
-import type { EntityListing } from '../tagger/tagger.js';
+import type { EntityListing } from '../tagger/contract.js';
 import type { KeyCodec } from './codec.js';
 
 /**

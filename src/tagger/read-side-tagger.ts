@@ -1,7 +1,6 @@
 import type { Observable } from 'rxjs';
-import type { EntityCompleteness, EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from './contract.js';
+import type { EntityCompleteness, EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger, TaggerTelemetry } from './contract.js';
 import type { ReadSide } from './read-side.js';
-import type { TaggerTelemetry } from './telemetry.js';
 import type { TagCardinality } from './types.js';
 
 /**

@@ -31,12 +31,11 @@ import {
 import { sameArray } from '../util/arrays.js';
 import { KeyedListeners } from '../util/keyed-listeners.js';
 import { type TaggerStatus, checkQuery } from './check-query.js';
-import type { EntityCompleteness, EntityListing, EntitySourcesListing, EntityTags, LookupOptions, TagEvent, TagEventsFilter, TagLookup } from './contract.js';
+import type { EntityCompleteness, EntityListing, EntitySourcesListing, EntityTags, LookupOptions, SourceTagsListing, TagEvent, TagEventsFilter, TagLookup, TaggerTelemetry } from './contract.js';
 import { TaggerNotRunningError } from './errors.js';
-import type { SourceTagsListing } from './source-listing.js';
 import { type TagChange, tagEvents } from './tag-events.js';
 import type { StoreGauges } from './tag-store-state.js';
-import { type TaggerTelemetry, type TelemetryCounters, countAnswer, snapshotTelemetry } from './telemetry.js';
+import { type TelemetryCounters, countAnswer, snapshotTelemetry } from './telemetry.js';
 import type { TagCardinality } from './types.js';
 
 /** What the read side reads: a store of entities and their tags, owned by its writer. */

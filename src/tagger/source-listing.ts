@@ -8,7 +8,6 @@ import type { OverriddenTag, SourcePriorityName, SourceTagsListing } from './con
 import { SourcePriority } from './types.js';
 
 // Named here too for the modules that import them from this file.
-export type { OverriddenTag, SourcePriorityName, SourceTagsListing } from './contract.js';
 
 /**
  * The name of a priority value.

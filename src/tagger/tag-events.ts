@@ -1,7 +1,7 @@
 import { type Observable, concat, defer, filter, from, map, throwError } from 'rxjs';
 import { sameArray } from '../util/arrays.js';
 import { InvalidCardinalityError } from './errors.js';
-import type { EntityTags } from './tag-store-state.js';
+import type { EntityTags } from './contract.js';
 import type { TagEvent, TagEventsFilter } from './contract.js';
 import { type TagCardinality, isCardinality } from './types.js';
 

@@ -12,7 +12,6 @@ import { indexOfSource, releaseSource, replaceSource, storeSource } from './stor
 import type { SourcePriority, TagCardinality, TagInfo } from './types.js';
 
 // Named here too for the modules that import it from this file.
-export type { EntityTags } from './contract.js';
 
 /** One entity in the store: its sources, by priority (highest first), and its merged tags. */
 export interface StoredEntity {

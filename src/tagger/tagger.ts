@@ -42,7 +42,6 @@ import type { Collector, TagInfo } from './types.js';
 import { readTagInfo } from './validate-tag-info.js';
 
 // The contract lives in contract.ts; named here too for the modules that import it from this file.
-export type { CreateTaggerOptions, EntityListing, EntitySourcesListing, LookupOptions, TagEvent, TagEventsFilter, TagLookup, Tagger } from './contract.js';
 
 /**
  * Creates a {@link Tagger}.

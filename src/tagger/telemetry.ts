@@ -3,7 +3,6 @@ import type { TagStoreStep } from './tag-store-state.js';
 import type { TagCardinality } from './types.js';
 
 // Named here too for the modules that import them from this file.
-export type { CompletenessTelemetry, DelayHistogram, QueryCounters, TaggerTelemetry } from './contract.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends Readonly<Record<string, infer V>> ? Record<string, V> : T[K] };
 

@@ -13,7 +13,7 @@ import { DockerCollectorOptionError, dockerCollector } from '../../../src/collec
 import type { DockerCollector, DockerCollectorOptions, DockerConnectionState } from '../../../src/collectors/docker/index.js';
 import { containerId } from '../../../src/tagger/entity-id.js';
 import { createTagger } from '../../../src/tagger/tagger.js';
-import type { Tagger } from '../../../src/tagger/tagger.js';
+import type { Tagger } from '../../../src/tagger/contract.js';
 import { SourcePriority } from '../../../src/tagger/types.js';
 import type { TagInfo } from '../../../src/tagger/types.js';
 import { silentLogger } from '../../../src/util/logger.js';

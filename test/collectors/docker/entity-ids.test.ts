@@ -14,7 +14,7 @@ import type { DockerCollector } from '../../../src/collectors/docker/index.js';
 import { containerId } from '../../../src/tagger/entity-id.js';
 import { TaggerError } from '../../../src/tagger/errors.js';
 import { createTagger } from '../../../src/tagger/tagger.js';
-import type { Tagger } from '../../../src/tagger/tagger.js';
+import type { Tagger } from '../../../src/tagger/contract.js';
 import type { Collector } from '../../../src/tagger/types.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { requireDockerEngine, skipDockerSuite, startDockerEngine } from '../../services/docker.js';

@@ -14,7 +14,7 @@ import { dockerCollector } from '../../../src/collectors/docker/index.js';
 import type { DockerCollector, DockerCollectorOptions } from '../../../src/collectors/docker/index.js';
 import { containerId } from '../../../src/tagger/entity-id.js';
 import { createTagger } from '../../../src/tagger/tagger.js';
-import type { TagEvent, Tagger } from '../../../src/tagger/tagger.js';
+import type { TagEvent, Tagger } from '../../../src/tagger/contract.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { TINY_IMAGE, requireDockerEngine, skipDockerSuite, startDockerEngine } from '../../services/docker.js';
 import type { DockerEngine } from '../../services/docker.js';

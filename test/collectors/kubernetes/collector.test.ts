@@ -17,7 +17,7 @@ import type { KubernetesCollector, KubernetesCollectorOptions, KubernetesCollect
 import { containerId, podUid } from '../../../src/tagger/entity-id.js';
 import { streamCollector, tagInfo } from '../../../src/tagger/stream-collector.js';
 import { createTagger } from '../../../src/tagger/tagger.js';
-import type { Tagger } from '../../../src/tagger/tagger.js';
+import type { Tagger } from '../../../src/tagger/contract.js';
 import { SourcePriority } from '../../../src/tagger/types.js';
 import type { TagInfo } from '../../../src/tagger/types.js';
 import { silentLogger } from '../../../src/util/logger.js';
