@@ -359,6 +359,8 @@ function isStringArray(value: unknown): value is string[] {
  * ```
  */
 export function tagsPath(entity: string, cardinality: TagCardinality, options: { readonly wait?: number } = {}): string {
+  // A wait that is not a number never reaches the query string (`wait=NaN` would be a 400 at best).
+  if (options.wait !== undefined && Number.isNaN(options.wait)) throw new RangeError('wait must be a number of milliseconds, got NaN');
   const wait = options.wait === undefined ? '' : `&wait=${Math.min(Math.ceil(Math.max(0, options.wait)), MAX_WAIT_PARAM)}`;
   return `${IPC_API_PREFIX}/tags/${encodeURIComponent(entity)}?cardinality=${cardinality}${wait}`;
 }

@@ -99,6 +99,9 @@ describe('parseRoute', () => {
         expect(parseRoute('GET', tagsPath(entity, cardinality), limits)).toEqual({ kind: 'tags', entity, cardinality });
         expect(parseRoute('GET', tagsPath(entity, cardinality, { wait: 12.3 }), limits)).toEqual({ kind: 'tags', entity, cardinality, wait: 13 });
         expect(parseRoute('GET', tagsPath(entity, cardinality, { wait: 1e12 }), limits)).toEqual({ kind: 'tags', entity, cardinality, wait: MAX_WAIT_PARAM });
+        expect(parseRoute('GET', tagsPath(entity, cardinality, { wait: Number.POSITIVE_INFINITY }), limits)).toEqual({ kind: 'tags', entity, cardinality, wait: MAX_WAIT_PARAM });
+        expect(parseRoute('GET', tagsPath(entity, cardinality, { wait: -5 }), limits)).toEqual({ kind: 'tags', entity, cardinality, wait: 0 });
+        expect(() => tagsPath(entity, cardinality, { wait: Number.NaN })).toThrow(RangeError);
         expect(parseRoute('GET', entitiesPath(prefixes), limits)).toEqual({ kind: 'entities', prefixes, sources: false });
         expect(parseRoute('GET', eventsPath({ cardinality, prefixes }), limits)).toEqual({ kind: 'events', cardinality, prefixes, levels: false });
       }),
