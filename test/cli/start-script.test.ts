@@ -68,8 +68,11 @@ describe('npm start: build only when something changed', () => {
     writeFileSync(join(tmp.dir, 'src', 'cli', 'notes.md'), 'x');
     utimesSync(join(tmp.dir, 'src', 'cli', 'notes.md'), after, after);
     utimesSync(join(tmp.dir, 'src', 'cli', '__pycache__'), after, after);
-    utimesSync(join(tmp.dir, 'src', 'cli'), stamp, stamp);
-    utimesSync(join(tmp.dir, 'src', 'cli', 'main.ts'), stamp, stamp);
+    // A millisecond before the stamp: a Date set back through utimes can land a few ns above the
+    // stamp it was read from (float seconds), which would read as an edit after the build.
+    const before = new Date(stamp.getTime() - 1);
+    utimesSync(join(tmp.dir, 'src', 'cli'), before, before);
+    utimesSync(join(tmp.dir, 'src', 'cli', 'main.ts'), before, before);
     expect((await run('node', ['scripts/build-if-stale.mjs'], tmp.dir)).stderr).toContain('up to date');
     expect(builds()).toBe(2);
   });
