@@ -75,6 +75,19 @@ export interface SharedStore<K> {
    * once when the connection is back).
    */
   updateLocalKeySync(key: K): Promise<void>;
+  /**
+   * {@link updateLocalKeySync} for many keys with one promise: it resolves once every key is
+   * written and rejects with the first failure (the other keys are still written, and each key
+   * written becomes a local key). Every key is encoded first: one that does not encode rejects the
+   * call with `KvEncodeError` and none is queued. The way to write thousands of keys at once (a
+   * promise per key costs more than its write, which shares a transaction with 127 others).
+   *
+   * @example
+   * ```ts
+   * await store.updateLocalKeysSync(nodes); // written in 128-key transactions
+   * ```
+   */
+  updateLocalKeysSync(keys: Iterable<K>): Promise<void>;
   /** Writes `key` now, bound to the session lease, without taking it as a local key. */
   updateKeySync(key: K): Promise<void>;
   /**

@@ -258,6 +258,29 @@ class LiveSharedStore<K> implements SharedStore<K> {
     });
   }
 
+  updateLocalKeysSync(keys: Iterable<K>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.ensureOpen();
+      // Every key encoded before any is queued (no tuple per key: callers pass thousands).
+      const all = Array.isArray(keys) ? (keys as readonly K[]) : [...keys];
+      const names: string[] = new Array<string>(all.length);
+      const values: string[] = new Array<string>(all.length);
+      for (let i = 0; i < all.length; i++) {
+        const [name, value] = this.encode(all[i] as K);
+        names[i] = name;
+        values[i] = value;
+      }
+      if (all.length === 0) {
+        resolve();
+        return;
+      }
+      // One waiter and one waiters array for all the keys (the queue never changes an array it holds).
+      const waiters = [countdownWaiter(all.length, resolve, reject)];
+      for (let i = 0; i < all.length; i++) this.writes.enqueueAll(names[i] as string, values[i] as string, all[i] as K, waiters);
+      this.queuePump();
+    });
+  }
+
   async updateKeySync(key: K): Promise<void> {
     this.ensureOpen();
     const [name, value] = this.encode(key);
@@ -688,6 +711,26 @@ class LiveSharedStore<K> implements SharedStore<K> {
 interface WriteWaiter {
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/** A waiter for `count` writes: resolves after the last one, rejects at the first failure. */
+function countdownWaiter(count: number, resolve: () => void, reject: (error: unknown) => void): WriteWaiter {
+  let remaining = count;
+  let settled = false;
+  return {
+    resolve: () => {
+      remaining -= 1;
+      if (remaining === 0 && !settled) {
+        settled = true;
+        resolve();
+      }
+    },
+    reject: (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    },
+  };
 }
 
 

@@ -40,6 +40,15 @@ export class WriteQueue<D, W> {
     this.pending.set(name, { name, value, data, waiters });
   }
 
+  /**
+   * Queues `value` for `name` with `waiters` — an array the queue keeps as it is, so that many keys
+   * can share one (the queue never changes an array it holds).
+   */
+  enqueueAll(name: string, value: string, data: D, waiters: readonly W[]): void {
+    const before = this.pending.get(name);
+    this.pending.set(name, { name, value, data, waiters: before === undefined ? waiters : [...before.waiters, ...waiters] });
+  }
+
   /** Takes the `max` oldest writes out of the queue. */
   take(max: number): QueuedWrite<D, W>[] {
     const batch: QueuedWrite<D, W>[] = [];

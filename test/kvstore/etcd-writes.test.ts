@@ -31,6 +31,19 @@ describe.skipIf(skip !== undefined)('shared store writes over etcd', () => {
     for (const store of stores) expect(store.localKeys().size).toBe(300);
   }, 30_000);
 
+  it('updateLocalKeysSync: 3 collaborators x 1,000 keys, one call each, cost 24 transactions and every cache holds every key', async () => {
+    const prefix = freshPrefix('bulk');
+    const stores = await Promise.all(['a', 'b', 'c'].map(async (name) => suite.join(prefix, suite.backend(), name)));
+    const before = await revision();
+    await Promise.all(stores.map(async (store, s) => store.updateLocalKeysSync(Array.from({ length: 1000 }, (_, i) => ({ name: `s${s}-${i}`, value: String(i) })))));
+    const used = (await revision()) - before;
+    expect(Object.keys(await suite.truth(prefix))).toHaveLength(3000);
+    // ceil(1000 / 128) = 8 transactions per collaborator (its 1,000 keys fit one lease: no batch goes in two).
+    expect(used).toBe(24);
+    await waitFor('every cache to hold every key', () => stores.every((s) => s.sharedKeys().size === 3000));
+    for (const store of stores) expect(store.localKeys().size).toBe(1000);
+  }, 30_000);
+
   it('a key updated again before it is written is written once, with its newest value; every caller is answered', async () => {
     const prefix = freshPrefix('coalesce');
     const store = await suite.join(prefix, suite.backend(), 'a');

@@ -10,6 +10,8 @@ describe('WriteQueue', () => {
   it('property: whatever is queued, taken and put back, each key is written with its newest value and every waiter is kept', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('enqueue' as const), name: fc.constantFrom('a', 'b', 'c', 'd'), value: fc.string({ maxLength: 3 }) }),
+      // One waiters array shared by several keys, as updateLocalKeysSync queues them.
+      fc.record({ kind: fc.constant('enqueueAll' as const), names: fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { minLength: 1, maxLength: 4 }), value: fc.string({ maxLength: 3 }) }),
       fc.record({ kind: fc.constant('take' as const), max: fc.integer({ min: 1, max: 3 }), fail: fc.boolean() }),
     );
     fc.assert(
@@ -19,10 +21,20 @@ describe('WriteQueue', () => {
         const written = new Map<string, string>();
         let waiters = 0;
         let answered = 0;
+        const shared: { readonly array: readonly number[]; readonly copy: readonly number[] }[] = [];
         for (const o of ops) {
           if (o.kind === 'enqueue') {
             queue.enqueue(o.name, o.value, o.value, waiters++);
             newest.set(o.name, o.value);
+            continue;
+          }
+          if (o.kind === 'enqueueAll') {
+            const array = [waiters++];
+            shared.push({ array, copy: [...array] });
+            for (const name of o.names) queue.enqueueAll(name, o.value, o.value, array);
+            // Each key queued counts as one more answer the shared waiter gets.
+            waiters += o.names.length - 1;
+            for (const name of o.names) newest.set(name, o.value);
             continue;
           }
           const batch = queue.take(o.max);
@@ -41,6 +53,8 @@ describe('WriteQueue', () => {
         }
         expect(answered).toBe(waiters);
         expect(queue.size).toBe(0);
+        // The queue never changed an array it was given.
+        for (const { array, copy } of shared) expect(array).toEqual(copy);
         // The last value written of each key is its newest.
         expect(written).toEqual(newest);
       }),
