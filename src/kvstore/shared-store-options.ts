@@ -38,7 +38,11 @@ export interface JoinSharedStoreOptions<K> {
    * etcd's `--max-txn-ops`, 128 by default). Default: 128.
    */
   readonly writeBatchSize?: number;
-  /** The most batches of `updateLocalKeySync` writes under way at once. Default: 4. */
+  /**
+   * The most batches of `updateLocalKeySync` writes under way at once (16 x 128 = 2,048 keys): enough
+   * that etcd has the next batches while this process handles the watch events of the last ones.
+   * Default: 16.
+   */
   readonly maxWritesInFlight?: number;
   /** Batches of `updateLocalKeySync` writes started per second, at most. Default: 100. */
   readonly writeQps?: number;
@@ -120,7 +124,7 @@ export function checkSharedStoreOptions<K>(options: JoinSharedStoreOptions<K>): 
     retryDelay: numberOption('retryDelay', given.retryDelay, 500, positive),
     concurrency: numberOption('writeConcurrency', given.writeConcurrency, 16, positive),
     batchSize: Math.floor(numberOption('writeBatchSize', given.writeBatchSize, 128, positive)),
-    maxInFlight: Math.floor(numberOption('maxWritesInFlight', given.maxWritesInFlight, 4, positive)),
+    maxInFlight: Math.floor(numberOption('maxWritesInFlight', given.maxWritesInFlight, 16, positive)),
     qps: numberOption('writeQps', given.writeQps, 100, positive),
     bootstrapQps: numberOption('bootstrapWriteQps', given.bootstrapWriteQps, 1000, positive),
     scheduler: given.scheduler,

@@ -3,14 +3,15 @@
  * with one `updateLocalKeysSync` call, and with 10,000 `updateLocalKeySync` calls. Prints the time
  * until every cache holds every key beside raw etcd3 writing the same keys in transactions of 128
  * leased puts (etcd's --max-txn-ops) with prefix watchers counting keys, in the same process,
- * alternating rounds, with the ratio; then the time for a fourth collaborator to join (list 30,000
+ * alternating rounds, with the ratio — and, for context, raw etcd3 with the store's lease cap (a
+ * lease per 1,000 keys) beside it; then the time for a fourth collaborator to join (list 30,000
  * keys) beside a raw prefix get.
  *
  *   npx tsx test/bench/kvstore.bench.ts
  *
  * Needs etcd (Debian packages etcd-server, etcd-client); exits with a message without it.
  */
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type Lease } from 'etcd3';
 import { lastValueFrom } from 'rxjs';
 import type { KvBackend } from '../../src/kvstore/index.js';
 import { etcdBackend } from '../../src/kvstore/etcd.js';
@@ -24,14 +25,16 @@ const COLLABORATORS = 3;
 const KEYS = 10_000;
 const TOTAL = COLLABORATORS * KEYS;
 const TXN_OPS = 128;
+// The etcd backend's default maxKeysPerLease (Cilium's).
+const MAX_KEYS_PER_LEASE = 1000;
 // Alternating rounds of each; TAGSTREAM_BENCH_ROUNDS runs more.
 const ROUNDS = Number(process.env.TAGSTREAM_BENCH_ROUNDS ?? 5);
 // Long enough that a loaded machine cannot starve a keep-alive into a lost lease mid-run.
 const LEASE_TTL_S = 60;
 
 /** Wall-clock ms of `fn` (the figure compared), and this process's CPU ms over it (steadier on a loaded machine). */
-type Side = 'bulk' | 'perKey' | 'raw';
-const cpu: Record<Side, number[]> = { bulk: [], perKey: [], raw: [] };
+type Side = 'bulk' | 'perKey' | 'raw' | 'rawCapped';
+const cpu: Record<Side, number[]> = { bulk: [], perKey: [], raw: [], rawCapped: [] };
 async function timed(side: Side, fn: () => Promise<void>): Promise<number> {
   const before = process.cpuUsage();
   const ms = await timeAsync(fn);
@@ -74,8 +77,13 @@ async function ours(endpoint: string, prefix: string, side: 'bulk' | 'perKey'): 
   return converged;
 }
 
-/** Raw etcd3: one lease per collaborator, its keys in transactions of 128 leased puts, all at once. */
-async function raw(endpoint: string, prefix: string): Promise<number> {
+/**
+ * Raw etcd3: its keys in transactions of 128 leased puts, all at once, on one lease per
+ * collaborator (`raw`, granted before the timing) — or (`rawCapped`) on a lease per
+ * `MAX_KEYS_PER_LEASE` keys as the store binds them, the first granted before the timing and the
+ * others at its start, all at once: what the lease cap alone costs etcd.
+ */
+async function raw(endpoint: string, prefix: string, side: 'raw' | 'rawCapped'): Promise<number> {
   const clients = Array.from({ length: COLLABORATORS }, () => new Etcd3({ hosts: endpoint }));
   const seen = clients.map(() => new Set<string>());
   const watchers = await Promise.all(
@@ -87,15 +95,22 @@ async function raw(endpoint: string, prefix: string): Promise<number> {
         .then((w) => w.on('put', (kv) => seen[c]?.add(kv.key.toString()))),
     ),
   );
-  const leases = await Promise.all(clients.map(async (client) => { const lease = client.lease(LEASE_TTL_S); return { lease, id: await lease.grant() }; }));
-  const converged = await timed('raw', async () => {
+  const grant = async (client: Etcd3): Promise<{ lease: Lease; id: string }> => {
+    const lease = client.lease(LEASE_TTL_S);
+    return { lease, id: await lease.grant() };
+  };
+  const leases = await Promise.all(clients.map(async (client) => [await grant(client)]));
+  const perLease = side === 'raw' ? KEYS : MAX_KEYS_PER_LEASE;
+  const converged = await timed(side, async () => {
     await Promise.all(
       clients.map(async (client, c) => {
+        const mine = leases[c] ?? [];
+        mine.push(...(await Promise.all(Array.from({ length: Math.ceil(KEYS / perLease) - 1 }, async () => grant(client)))));
         const txns: Promise<unknown>[] = [];
         for (let start = 0; start < KEYS; start += TXN_OPS) {
           const success = [];
           for (let i = start; i < Math.min(KEYS, start + TXN_OPS); i++) {
-            success.push({ request_put: { key: Buffer.from(`${prefix}/c${c}-${i}`), value: Buffer.from(itemCodec.encode(item(c, i))), lease: leases[c]?.id ?? '0' } });
+            success.push({ request_put: { key: Buffer.from(`${prefix}/c${c}-${i}`), value: Buffer.from(itemCodec.encode(item(c, i))), lease: mine[Math.floor(i / perLease)]?.id ?? '0' } });
           }
           txns.push(client.kv.txn({ compare: [], success, failure: [] }));
         }
@@ -105,7 +120,7 @@ async function raw(endpoint: string, prefix: string): Promise<number> {
     await until(() => seen.every((s) => s.size === TOTAL));
   });
   await Promise.all(watchers.map(async (w) => w.cancel()));
-  await Promise.all(leases.map(async ({ lease }) => lease.revoke()));
+  await Promise.all(leases.flat().map(async ({ lease }) => lease.revoke()));
   clients.forEach((client) => { client.close(); });
   return converged;
 }
@@ -118,24 +133,28 @@ async function main(): Promise<void> {
   const etcd = await startEtcd();
   try {
     // Warm-up: connections, JIT.
-    await raw(etcd.endpoint, 'bench/warmup-raw');
+    await raw(etcd.endpoint, 'bench/warmup-raw', 'raw');
+    await raw(etcd.endpoint, 'bench/warmup-capped', 'rawCapped');
     await ours(etcd.endpoint, 'bench/warmup-bulk', 'bulk');
     await ours(etcd.endpoint, 'bench/warmup-keys', 'perKey');
     const title = `${COLLABORATORS} collaborators x ${KEYS.toLocaleString('en-US')} keys over etcd, all at once, until every cache holds every key`;
     const rawName = `raw etcd3, ${TXN_OPS}-put transactions + prefix watchers`;
-    const times: Record<Side, number[]> = { bulk: [], perKey: [], raw: [] };
+    const times: Record<Side, number[]> = { bulk: [], perKey: [], raw: [], rawCapped: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      times.raw.push(await raw(etcd.endpoint, `bench/raw-${round}`));
+      times.raw.push(await raw(etcd.endpoint, `bench/raw-${round}`, 'raw'));
+      times.rawCapped.push(await raw(etcd.endpoint, `bench/capped-${round}`, 'rawCapped'));
       times.bulk.push(await ours(etcd.endpoint, `bench/bulk-${round}`, 'bulk'));
       times.perKey.push(await ours(etcd.endpoint, `bench/keys-${round}`, 'perKey'));
       const rawMs = times.raw[round] ?? 0;
       report(`${title} (round ${round + 1})`, { name: 'shared store, one updateLocalKeysSync', value: times.bulk[round] ?? 0, unit: 'ms' }, { name: rawName, value: rawMs, unit: 'ms' });
       report(`${title} (round ${round + 1})`, { name: 'shared store, updateLocalKeySync per key', value: times.perKey[round] ?? 0, unit: 'ms' }, { name: rawName, value: rawMs, unit: 'ms' });
+      report(`${title} (round ${round + 1})`, { name: `raw etcd3, a lease per ${MAX_KEYS_PER_LEASE} keys`, value: times.rawCapped[round] ?? 0, unit: 'ms' }, { name: rawName, value: rawMs, unit: 'ms' });
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    for (const side of ['bulk', 'perKey', 'raw'] as const) cpu[side].splice(0, 1); // the warm-up's
+    for (const side of ['bulk', 'perKey', 'raw', 'rawCapped'] as const) cpu[side].splice(0, 1); // the warm-up's
     report(`${title}: process CPU over the timed part (median of ${ROUNDS})`, { name: 'shared store, one updateLocalKeysSync', value: median(cpu.bulk), unit: 'ms' }, { name: 'raw etcd3', value: median(cpu.raw), unit: 'ms' });
     report(`${title}: process CPU over the timed part (median of ${ROUNDS})`, { name: 'shared store, updateLocalKeySync per key', value: median(cpu.perKey), unit: 'ms' }, { name: 'raw etcd3', value: median(cpu.raw), unit: 'ms' });
+    report(`${title} (median of ${ROUNDS}): what the lease cap alone costs`, { name: `raw etcd3, a lease per ${MAX_KEYS_PER_LEASE} keys`, value: median(times.rawCapped), unit: 'ms' }, { name: 'raw etcd3, one lease', value: median(times.raw), unit: 'ms' });
     report(`${title} (median of ${ROUNDS})`, { name: 'shared store, one updateLocalKeysSync', value: median(times.bulk), unit: 'ms' }, { name: `raw etcd3, ${TXN_OPS}-put transactions`, value: median(times.raw), unit: 'ms' }, '<= 1.5');
     report(`${title} (median of ${ROUNDS})`, { name: 'shared store, updateLocalKeySync per key', value: median(times.perKey), unit: 'ms' }, { name: `raw etcd3, ${TXN_OPS}-put transactions`, value: median(times.raw), unit: 'ms' }, '<= 1.5');
 
