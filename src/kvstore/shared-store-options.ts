@@ -34,17 +34,16 @@ export interface JoinSharedStoreOptions<K> {
   /** How many writes a synchronization runs at once. Default: 16. */
   readonly writeConcurrency?: number;
   /**
-   * The most keys of `updateLocalKeySync` written together (one etcd transaction: keep it at most
-   * etcd's `--max-txn-ops`, 128 by default). Default: 128.
+   * The most queued keys (`updateLocalKeySync`, `updateLocalKeysSync`) written together (one etcd
+   * transaction: keep it at most etcd's `--max-txn-ops`, 128 by default). Default: 128.
    */
   readonly writeBatchSize?: number;
   /**
-   * The most batches of `updateLocalKeySync` writes under way at once (16 x 128 = 2,048 keys): enough
-   * that etcd has the next batches while this process handles the watch events of the last ones.
-   * Default: 16.
+   * The most batches of queued writes under way at once (16 x 128 = 2,048 keys): enough that etcd
+   * has the next batches while this process handles the watch events of the last ones. Default: 16.
    */
   readonly maxWritesInFlight?: number;
-  /** Batches of `updateLocalKeySync` writes started per second, at most. Default: 100. */
+  /** Batches of queued writes started per second, at most. Default: 100. */
   readonly writeQps?: number;
   /** `writeQps` during the first minute after the join, when a collaborator writes all its keys. Default: 1000. */
   readonly bootstrapWriteQps?: number;
