@@ -261,22 +261,18 @@ class LiveSharedStore<K> implements SharedStore<K> {
   updateLocalKeysSync(keys: Iterable<K>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.ensureOpen();
-      // Every key encoded before any is queued (no tuple per key: callers pass thousands).
-      const all = Array.isArray(keys) ? (keys as readonly K[]) : [...keys];
-      const names: string[] = new Array<string>(all.length);
-      const values: string[] = new Array<string>(all.length);
-      for (let i = 0; i < all.length; i++) {
-        const [name, value] = this.encode(all[i] as K);
-        names[i] = name;
-        values[i] = value;
-      }
-      if (all.length === 0) {
+      // Every key encoded before any is queued: one that does not encode rejects, with nothing written.
+      const queued = Array.from(keys, (key) => {
+        const [name, value] = this.encode(key);
+        return { name, value, key };
+      });
+      if (queued.length === 0) {
         resolve();
         return;
       }
       // One waiter and one waiters array for all the keys (the queue never changes an array it holds).
-      const waiters = [countdownWaiter(all.length, resolve, reject)];
-      for (let i = 0; i < all.length; i++) this.writes.enqueueAll(names[i] as string, values[i] as string, all[i] as K, waiters);
+      const waiters = [countdownWaiter(queued.length, resolve, reject)];
+      for (const { name, value, key } of queued) this.writes.enqueueAll(name, value, key, waiters);
       this.queuePump();
     });
   }

@@ -33,11 +33,7 @@ export class WriteQueue<D, W> {
 
   /** Queues `value` for `name`, replacing a value of it that is still waiting. */
   enqueue(name: string, value: string, data: D, waiter?: W): void {
-    const before = this.pending.get(name);
-    let waiters: readonly W[];
-    if (before === undefined) waiters = waiter === undefined ? [] : [waiter];
-    else waiters = waiter === undefined ? before.waiters : [...before.waiters, waiter];
-    this.pending.set(name, { name, value, data, waiters });
+    this.enqueueAll(name, value, data, waiter === undefined ? [] : [waiter]);
   }
 
   /**
@@ -46,7 +42,8 @@ export class WriteQueue<D, W> {
    */
   enqueueAll(name: string, value: string, data: D, waiters: readonly W[]): void {
     const before = this.pending.get(name);
-    this.pending.set(name, { name, value, data, waiters: before === undefined ? waiters : [...before.waiters, ...waiters] });
+    const all = before === undefined ? waiters : waiters.length === 0 ? before.waiters : [...before.waiters, ...waiters];
+    this.pending.set(name, { name, value, data, waiters: all });
   }
 
   /** Takes the `max` oldest writes out of the queue. */
