@@ -283,45 +283,50 @@ class RemoteTagger extends ReadSideTagger implements TaggerClient {
   private directLookup(entity: string, cardinality: TagCardinality, wait: number | undefined): Observable<TagLookup> {
     const path = tagsPath(entity, cardinality, { wait: wait ?? 0 });
     const asked = Math.min(wait ?? 0, MAX_WAIT_PARAM);
-    return defer(() => {
-      this.client.directQueries += 1;
-      this.counters.fetches += 1;
-      return getJson<TagsResponse>(this.endpoint, path, { timeout: this.requestTimeout + asked, agent: this.agent });
-    }).pipe(
-      map((body): TagLookup => {
-        const tags = countAnswer(this.counters, cardinality, Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : []);
+    return this.askServer(
+      entity,
+      path,
+      this.requestTimeout + asked,
+      'lookup',
+      (body): TagLookup => {
+        const tags = countAnswer(this.counters, cardinality, strings(body.tags));
         // A server older than `wait` ignores it: no `complete` in its answer, and nothing is known.
         if (typeof body.complete !== 'boolean') return { tags, complete: false, missing: UNKNOWN_MISSING };
-        const missing = Array.isArray(body.missing) ? body.missing.filter((s): s is string => typeof s === 'string') : [];
         if (!body.complete && wait !== undefined) this.counters.completeness.lookupsIncompleteAtDeadline += 1;
-        return { tags, complete: body.complete, missing: body.complete ? [] : missing };
-      }),
-      catchError((error: unknown) => {
-        if (error instanceof IpcResponseError && error.status === 400 && error.code === 'AmbiguousEntityId') {
-          return throwError(() => new AmbiguousEntityIdError(entity, 2));
-        }
-        this.client.directQueryErrors += 1;
-        this.counters.fetchErrors += 1;
-        this.logger.warn('tagstream server lookup failed; answering with the mirror', {
-          address: this.endpoint.address,
-          entity,
-          error: error instanceof Error ? error.message : String(error),
-        });
+        return { tags, complete: body.complete, missing: body.complete ? [] : strings(body.missing) };
+      },
+      (): TagLookup => {
         const known = mirrorCompleteness(this.mirror, entity);
         const tags = countAnswer(this.counters, cardinality, [...readMirror(this.mirror, entity, cardinality)]);
-        return of<TagLookup>({ tags, complete: known?.complete ?? false, missing: known?.missing ?? UNKNOWN_MISSING });
-      }),
+        return { tags, complete: known?.complete ?? false, missing: known?.missing ?? UNKNOWN_MISSING };
+      },
     );
   }
 
   /** Asks the server for one entity; answers with the mirror's (empty) tags when the server cannot. */
   private direct(entity: string, cardinality: TagCardinality): Observable<readonly string[]> {
+    return this.askServer(
+      entity,
+      tagsPath(entity, cardinality),
+      this.requestTimeout,
+      'query',
+      (body) => strings(body.tags),
+      () => readMirror(this.mirror, entity, cardinality),
+    );
+  }
+
+  /**
+   * One request to the server about `entity`, its answer read by `read`. An ambiguous id is an
+   * answer (`AmbiguousEntityIdError`); any other failure is counted, logged and answered by
+   * `fromMirror`.
+   */
+  private askServer<T>(entity: string, path: string, timeout: number, what: 'query' | 'lookup', read: (body: TagsResponse) => T, fromMirror: () => T): Observable<T> {
     return defer(() => {
       this.client.directQueries += 1;
       this.counters.fetches += 1;
-      return getJson<TagsResponse>(this.endpoint, tagsPath(entity, cardinality), { timeout: this.requestTimeout, agent: this.agent });
+      return getJson<TagsResponse>(this.endpoint, path, { timeout, agent: this.agent });
     }).pipe(
-      map((body) => (Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [])),
+      map(read),
       catchError((error: unknown) => {
         // An answer about the id, not a failure: the short id begins several entities.
         if (error instanceof IpcResponseError && error.status === 400 && error.code === 'AmbiguousEntityId') {
@@ -329,12 +334,12 @@ class RemoteTagger extends ReadSideTagger implements TaggerClient {
         }
         this.client.directQueryErrors += 1;
         this.counters.fetchErrors += 1;
-        this.logger.warn('tagstream server query failed; answering with the mirror', {
+        this.logger.warn(`tagstream server ${what} failed; answering with the mirror`, {
           address: this.endpoint.address,
           entity,
           error: error instanceof Error ? error.message : String(error),
         });
-        return of(readMirror(this.mirror, entity, cardinality));
+        return of(fromMirror());
       }),
     );
   }
@@ -350,4 +355,9 @@ function hasLevels(line: EventLine): line is EventLine & { readonly levels: NonN
 /** A duration option, checked: a positive number of milliseconds, else an `IpcOptionError` naming it. */
 function duration(option: string, value: number | undefined, fallback: number): number {
   return numberOption(option, value, fallback, { unit: 'milliseconds', error: (name, problem) => new IpcOptionError(name, problem) });
+}
+
+/** The strings of an answer's array field (anything else in it, or no array, is dropped). */
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
